@@ -1,0 +1,72 @@
+"""The `nnlab` command: parses arguments and dispatches to the library; no logic of its own."""
+
+import argparse
+import logging
+import os
+import sys
+
+from nnlab.errors import NnlabError
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="nnlab", description="Declarative Keras experiments.")
+    parser.add_argument(
+        "--results",
+        default=os.environ.get("NNLAB_RESULTS", "results"),
+        help="results directory (default: ./results or $NNLAB_RESULTS)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    run_parser = commands.add_parser("run", help="train one experiment")
+    run_parser.add_argument("experiment", help="name of experiments/<name>.py")
+    run_parser.add_argument("overrides", nargs="*", help="key=value config overrides, or from=<config.json>")
+    tune_parser = commands.add_parser("tune", help="sweep an experiment's SEARCH_SPACE with keras-tuner")
+    tune_parser.add_argument("experiment", help="name of experiments/<name>.py")
+    tune_parser.add_argument(
+        "overrides", nargs="*", help="key=value: config fields, or sweep settings (algorithm=, max_trials=, sweep=)"
+    )
+    tune_parser.add_argument(
+        "--workers", type=int, default=0, help="run a keras-tuner chief and this many workers on this machine"
+    )
+    report_parser = commands.add_parser("report", help="write results/report.html and report.md")
+    report_parser.add_argument("--experiment", help="only this experiment")
+    report_parser.add_argument("--runs", nargs="*", default=(), help="run ids to compare side by side")
+    commands.add_parser("list", help="list the experiments")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="nnlab: %(message)s")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's C++ start-up chatter
+    try:
+        return _dispatch(args)
+    except NnlabError as error:
+        print(f"nnlab: error: {error}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args):
+    if args.command == "list":
+        from nnlab import experiment
+
+        for name in experiment.available():
+            summary = (experiment.load(name).description.splitlines() or [""])[0]
+            print(f"{name:16} {summary}")
+        return 0
+    if args.command == "tune":
+        from nnlab import tuning
+
+        result = tuning.tune(args.experiment, args.overrides, results_dir=args.results, workers=args.workers)
+        print(f"sweep written to {result.sweep_dir}")
+        return 0
+    if args.command == "report":
+        from nnlab import report
+
+        paths = report.build(args.results, experiment=args.experiment, runs=args.runs)
+        print("report written to " + " and ".join(map(str, paths)))
+        return 0
+    from nnlab import runner
+
+    result = runner.run(args.experiment, args.overrides, results_dir=args.results)
+    print(f"run written to {result.run_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,185 @@
+"""Typed experiment configs and `key=value` overrides.
+
+An experiment's `Config` is a frozen dataclass subclassing `nnlab.Config`: every knob is a named, typed field
+with a default. Overrides from the command line (`width=256`), from a saved config (`from=best_config.json`)
+or from a sweep are converted to the field's type; an unknown key is an error that lists the valid ones.
+"""
+
+import dataclasses
+import json
+import math
+import typing
+from pathlib import Path
+
+from nnlab.errors import NnlabError
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Fields every experiment has; experiments subclass this and add or re-default fields."""
+
+    dataset: str = ""
+    optimizer: str = "adam"
+    learning_rate: float = 1e-3
+    loss: str = "mse"
+    metrics: tuple[str, ...] = ()
+    epochs: int = 1
+    batch_size: int = 32
+    validation_fraction: float = 0.1
+    seed: int = 0
+
+    def check(self):
+        """Raise NnlabError for values no experiment can train with; subclasses may add checks."""
+        positive = {"epochs": self.epochs, "batch_size": self.batch_size, "learning_rate": self.learning_rate}
+        for name, value in positive.items():
+            if not (value > 0 and math.isfinite(value)):
+                raise NnlabError(
+                    f"Config field '{name}' must be a positive number, got {value!r}; "
+                    f"pass e.g. {name}={getattr(type(self), name)}."
+                )
+        if not 0 <= self.validation_fraction < 1:
+            raise NnlabError(
+                f"Config field 'validation_fraction' must be in [0, 1), got "
+                f"{self.validation_fraction!r}; pass e.g. validation_fraction=0.1."
+            )
+
+
+def field_types(config_class):
+    """Map each field name of `config_class` to its resolved type (string annotations included)."""
+    hints = typing.get_type_hints(config_class)
+    return {field.name: hints[field.name] for field in dataclasses.fields(config_class)}
+
+
+def to_dict(config):
+    """The config as plain JSON-able values (tuples become lists)."""
+    return {
+        key: list(value) if isinstance(value, tuple) else value for key, value in dataclasses.asdict(config).items()
+    }
+
+
+def resolve(config_class, overrides=(), source="command line"):
+    """Build a config from defaults plus overrides, converted and checked.
+
+    Args:
+      config_class: the experiment's `Config` dataclass.
+      overrides: `key=value` strings, or a dict of already-typed values. The key `from` names a JSON file
+        (a run's `config.json` or a sweep's `best_config.json`) whose values are applied first.
+      source: where the overrides came from, for error messages.
+    Returns:
+      A frozen config instance that passed `check()`.
+    """
+    pairs = _split_pairs(overrides, source)
+    values = {}
+    if "from" in pairs:
+        values.update(load_values(config_class, pairs.pop("from")))
+    types = field_types(config_class)
+    for key, value in pairs.items():
+        _require_field(key, types, source)
+        values[key] = convert(key, value, types[key], source)
+    config = config_class(**values)
+    config.check()
+    return config
+
+
+def load_values(config_class, path):
+    """Typed values from a saved config JSON; accepts `{"config": {...}}` (best_config.json) or a flat dict."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise NnlabError(
+            f"from={path}: no such file; pass the path of a run's config.json or a sweep's best_config.json."
+        ) from None
+    except (OSError, json.JSONDecodeError) as error:
+        raise NnlabError(
+            f"from={path}: cannot read it as JSON ({error}); the file may be truncated — "
+            f"re-create it or point from= at another config."
+        ) from None
+    data = data.get("config", data) if isinstance(data, dict) else data
+    if not isinstance(data, dict):
+        raise NnlabError(f"from={path}: expected a JSON object of config fields, got {type(data).__name__}.")
+    types = field_types(config_class)
+    for key in data:
+        _require_field(key, types, str(path))
+    return {key: convert(key, value, types[key], str(path)) for key, value in data.items()}
+
+
+def convert(name, value, field_type, source="command line"):
+    """Convert `value` (a string from the command line, or a JSON value) to `field_type`."""
+    try:
+        return _convert(value, field_type)
+    except (TypeError, ValueError):
+        raise NnlabError(
+            f"{source}: field '{name}' expects {_type_name(field_type)}, got {value!r}; "
+            f"for example {name}={_example(field_type)}."
+        ) from None
+
+
+def _convert(value, field_type):
+    if typing.get_origin(field_type) is tuple:
+        item_type = typing.get_args(field_type)[0]
+        items = value.split(",") if isinstance(value, str) else value
+        if not isinstance(items, (list, tuple)):
+            raise TypeError(value)
+        return tuple(
+            _convert(item.strip() if isinstance(item, str) else item, item_type) for item in items if item != ""
+        )
+    if field_type is bool:
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in ("1", "true", "yes", "on"):
+            return True
+        if text in ("0", "false", "no", "off"):
+            return False
+        raise ValueError(value)
+    if field_type is int:
+        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+            raise ValueError(value)
+        return int(value)
+    if field_type is float:
+        if isinstance(value, bool):
+            raise ValueError(value)
+        return float(value)
+    if field_type is str:
+        if not isinstance(value, str):
+            raise TypeError(value)
+        return value
+    raise TypeError(f"unsupported field type {field_type}")
+
+
+def _split_pairs(overrides, source):
+    if isinstance(overrides, dict):
+        return dict(overrides)
+    pairs = {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise NnlabError(
+                f"{source}: override {item!r} is not of the form key=value; "
+                f"write e.g. epochs=1 or from=results/mnist/<run-id>/config.json."
+            )
+        pairs[key.strip()] = value
+    return pairs
+
+
+def _require_field(key, types, source):
+    if key not in types:
+        raise NnlabError(
+            f"{source}: unknown config field '{key}'. Valid fields: {', '.join(sorted(types))}"
+            f" (and from=<config.json>)."
+        )
+
+
+def _type_name(field_type):
+    if typing.get_origin(field_type) is tuple:
+        return f"a comma-separated list of {_type_name(typing.get_args(field_type)[0])}"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
+        field_type, str(field_type)
+    )
+
+
+def _example(field_type):
+    if typing.get_origin(field_type) is tuple:
+        return "a,b"
+    return {int: "3", float: "0.001", str: "name", bool: "true"}.get(field_type, "...")

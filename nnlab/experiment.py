@@ -1,0 +1,124 @@
+"""Find and load experiment modules by name: `experiments/<name>.py`, registered nowhere else.
+
+The contract an experiment module meets (see experiments/mnist.py):
+  - `Config`: a dataclass subclassing `nnlab.Config` — every knob, typed, with a default.
+  - `build_model(config)`: returns a Keras model (a `Sequential` in the seeds).
+  - optional `make_data(config)`: returns an `nnlab.data.Splits` for synthetic data; otherwise the runner
+    loads `config.dataset` from `nnlab.datasets`.
+  - optional `SEARCH_SPACE`: which fields a sweep may vary, and over what (`nnlab.search_space`).
+  - optional `train_step(model, optimizer, x, y)`: a hand-written GradientTape step, when the loop is the lesson.
+  - optional `FIGURES`: names of extra figures from `nnlab.figures` to draw after training.
+"""
+
+import dataclasses
+import importlib.util
+import os
+import sys
+import traceback
+from pathlib import Path
+
+from nnlab import config as config_lib
+from nnlab.errors import NnlabError
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """A loaded experiment module and what nnlab needs from it."""
+
+    name: str
+    path: Path
+    module: object
+
+    @property
+    def config_class(self):
+        return self.module.Config
+
+    def config(self, overrides=(), source="command line"):
+        """The resolved config: defaults plus `overrides`, type-checked."""
+        return config_lib.resolve(self.config_class, overrides, source=source)
+
+    def optional(self, attribute):
+        """The module's optional hook `attribute`, or None."""
+        return getattr(self.module, attribute, None)
+
+    @property
+    def description(self):
+        return (self.module.__doc__ or "").strip()
+
+
+def experiments_dir():
+    """Where experiment modules live: $NNLAB_EXPERIMENTS, else ./experiments."""
+    return Path(os.environ.get("NNLAB_EXPERIMENTS", "experiments"))
+
+
+def available(directory=None):
+    """Names of all experiment modules in `directory`."""
+    directory = Path(directory or experiments_dir())
+    return sorted(path.stem for path in directory.glob("*.py") if not path.stem.startswith("_"))
+
+
+def load(name, directory=None):
+    """Import `experiments/<name>.py` and check that it meets the contract.
+
+    Raises:
+      NnlabError: the module is missing, fails to import, or lacks `Config`/`build_model`.
+    """
+    directory = Path(directory or experiments_dir())
+    path = directory / f"{name}.py"
+    if not name.isidentifier() or not path.is_file():
+        names = ", ".join(available(directory)) or "none"
+        raise NnlabError(
+            f"No experiment named '{name}': {path} does not exist. Available in {directory}/: "
+            f"{names}. An experiment is one file, {directory}/<name>.py, defining Config and "
+            f"build_model(config)."
+        )
+    module_name = f"nnlab_experiments.{name}"
+    spec = importlib.util.spec_from_file_location(module_name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses resolve string annotations through sys.modules
+    try:
+        spec.loader.exec_module(module)
+    except Exception as error:  # any failure inside user code is the user's to fix
+        sys.modules.pop(module_name, None)
+        raise NnlabError(f"{path} failed to import: {_where(error, path)}. Fix the module and run again.") from None
+    _check_contract(module, path)
+    return Experiment(name=name, path=path, module=module)
+
+
+def _check_contract(module, path):
+    config_class = getattr(module, "Config", None)
+    if not (
+        isinstance(config_class, type)
+        and issubclass(config_class, config_lib.Config)
+        and dataclasses.is_dataclass(config_class)
+    ):
+        raise NnlabError(
+            f"{path} must define `Config`, a @dataclasses.dataclass(frozen=True) subclass of "
+            f"nnlab.Config holding every field with a default (see experiments/mnist.py)."
+        )
+    if not callable(getattr(module, "build_model", None)):
+        raise NnlabError(f"{path} must define build_model(config) returning a Keras model (see experiments/mnist.py).")
+    from nnlab import figures
+
+    unknown = [name for name in getattr(module, "FIGURES", ()) if name not in figures.names()]
+    if unknown:
+        raise NnlabError(
+            f"{path}: FIGURES names {', '.join(map(repr, unknown))}, which nnlab does not have; "
+            f"known figures: {', '.join(figures.names()) or 'none'}."
+        )
+    try:
+        config_class()
+    except Exception as error:
+        raise NnlabError(
+            f"{path}: Config() cannot be built from its defaults ({error}); give every field a default value."
+        ) from None
+
+
+def _where(error, path):
+    """'<ErrorType>: message (line N)' for the innermost frame in the user's file."""
+    line = getattr(error, "lineno", None) if isinstance(error, SyntaxError) else None
+    for frame in traceback.extract_tb(error.__traceback__):
+        if Path(frame.filename).resolve() == path.resolve():
+            line = frame.lineno
+    location = f" (line {line})" if line else ""
+    return f"{type(error).__name__}: {error}{location}"

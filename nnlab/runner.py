@@ -1,0 +1,187 @@
+"""The one function that trains any experiment: `run(name, overrides)`.
+
+Data flows one way: experiment module -> resolved config -> training -> files in results/<exp>/<run-id>/.
+The CLI, the Makefile, tests and notebooks all call `run`.
+"""
+
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+from nnlab import atomic, datasets, environment, rundir
+from nnlab import config as config_lib
+from nnlab import data as data_lib
+from nnlab import experiment as experiment_lib
+from nnlab.errors import NnlabError
+from nnlab.history import HistoryFile
+
+
+@dataclasses.dataclass
+class TrainingJob:
+    """Everything a trainer (keras_fit or custom_loop) needs for one run."""
+
+    experiment: object
+    config: object
+    splits: data_lib.Splits
+    model: object
+    run_dir: rundir.RunDir
+    history: HistoryFile
+    verbose: int
+
+    @property
+    def where(self):
+        return str(self.experiment.path)
+
+
+@dataclasses.dataclass
+class RunResult:
+    run_dir: Path
+    metrics: dict
+
+
+def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir=None):
+    """Train experiment `name` with `overrides` and write a complete run directory.
+
+    Args:
+      name: the experiment module's name (experiments/<name>.py).
+      overrides: `key=value` strings or a dict of field values.
+      results_dir: where results/<name>/<run-id>/ is created.
+      verbose: Keras verbosity; default: a progress bar on a terminal, one line per epoch otherwise.
+    Returns:
+      RunResult with the run directory and the metrics.json contents.
+    Raises:
+      NnlabError: for any user mistake; the run directory (if created) is marked failed.
+    """
+    experiment = experiment_lib.load(name, experiments_dir)
+    config = experiment.config(overrides)  # bad overrides fail before anything is written
+    run_dir = rundir.create(results_dir, name)
+    atomic.write_json(
+        run_dir.file("config.json"),
+        {
+            "experiment": name,
+            "config": config_lib.to_dict(config),
+            "overrides": changed_fields(config, experiment.config_class()),
+        },
+    )
+    run_dir.set_status("running")
+    try:
+        metrics = _train(experiment, config, run_dir, _verbosity(verbose))
+    except NnlabError as error:
+        run_dir.set_status("failed", message=str(error))
+        raise NnlabError(f"{error} [run {run_dir.path} marked failed]") from None
+    except BaseException as error:  # a crash or Ctrl-C must not leave the run looking alive
+        run_dir.set_status("failed", message=f"{type(error).__name__}: {error}")
+        raise
+    run_dir.set_status("done")
+    return RunResult(run_dir=run_dir.path, metrics=metrics)
+
+
+def changed_fields(config, defaults):
+    """Fields whose value differs from the experiment's defaults."""
+    current, default = config_lib.to_dict(config), config_lib.to_dict(defaults)
+    return {key: value for key, value in current.items() if default.get(key) != value}
+
+
+def load_splits(experiment, config):
+    """The experiment's data: make_data(config) if it defines one, else the named data set; then checked."""
+    make_data = experiment.optional("make_data")
+    if make_data is not None:
+        try:
+            splits = make_data(config)
+        except NnlabError:
+            raise
+        except Exception as error:
+            raise NnlabError(
+                f"{experiment.path}: make_data(config) raised {type(error).__name__}: {error}. Fix the data definition."
+            ) from None
+        if not isinstance(splits, data_lib.Splits):
+            raise NnlabError(
+                f"{experiment.path}: make_data(config) must return nnlab.data.Splits, got {type(splits).__name__}."
+            )
+        splits = dataclasses.replace(splits, source=f"{experiment.path} make_data")
+    else:
+        splits = datasets.load(config.dataset, config)
+    splits = data_lib.with_validation(splits, config.validation_fraction, config.seed)
+    data_lib.check(splits)
+    return splits
+
+
+def _train(experiment, config, run_dir, verbose):
+    # Imported here so that config errors above are reported without paying TensorFlow's import time.
+    from nnlab import devices, figures, modeling, plots
+
+    setup = devices.setup(config.seed)
+    atomic.write_json(
+        run_dir.file("env.json"),
+        environment.collect(
+            config.seed, setup.devices, setup.strategy_name, setup.compile_options, setup.deterministic
+        ),
+    )
+    splits = load_splits(experiment, config)
+    where = str(experiment.path)
+    with setup.strategy.scope():
+        model = modeling.build(experiment, config)
+        modeling.compile_model(model, config, setup.compile_options, where)
+    modeling.check_fits_data(model, splits, config, where)
+    job = TrainingJob(
+        experiment=experiment,
+        config=config,
+        splits=splits,
+        model=model,
+        run_dir=run_dir,
+        history=HistoryFile(run_dir.file("history.csv")),
+        verbose=verbose,
+    )
+    trainer = _trainer_for(experiment)
+    started = time.perf_counter()
+    final = trainer.train(job)
+    train_seconds = time.perf_counter() - started
+    metrics = {
+        "status": "done",
+        "epochs_run": len(job.history.rows),
+        "final": final,
+        "train_seconds": train_seconds,
+        "seconds_per_epoch": train_seconds / max(1, len(job.history.rows)),
+    }
+    if splits.test is not None:
+        metrics["test"] = evaluate(model, splits.test, config)
+        print(f"test: {format_metrics(metrics['test'])}", file=sys.stderr)
+    save_model(model, run_dir.file("model.keras"))
+    atomic.write_json(run_dir.file("metrics.json"), metrics)
+    plots.plot_history(run_dir.file("history.csv"), run_dir.path)
+    figures.draw_all(experiment.optional("FIGURES") or (), job)
+    return metrics
+
+
+def _trainer_for(experiment):
+    if experiment.optional("train_step") is not None:
+        from nnlab import custom_loop
+
+        return custom_loop
+    from nnlab import keras_fit
+
+    return keras_fit
+
+
+def evaluate(model, split, config):
+    """Loss and metrics on a held-out split, as a {name: float} dict."""
+    from nnlab import keras_fit
+
+    results = model.evaluate(keras_fit.pipeline(*split, config.batch_size), verbose=0, return_dict=True)
+    return {key: float(value) for key, value in results.items()}
+
+
+def save_model(model, path):
+    with atomic.replacing(path, suffix=".keras") as tmp:
+        model.save(tmp)
+
+
+def format_metrics(values):
+    return ", ".join(f"{key} {value:.4f}" for key, value in values.items())
+
+
+def _verbosity(verbose):
+    if verbose is not None:
+        return verbose
+    return 1 if sys.stdout.isatty() else 2
