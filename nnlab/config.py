@@ -27,6 +27,7 @@ class Config:
     batch_size: int = 32
     validation_fraction: float = 0.1
     seed: int = 0
+    limit_examples: int = 0  # use only the first N examples of each split (0: all); for quick checks
 
     def check(self):
         """Raise NnlabError for values no experiment can train with; subclasses may add checks."""
@@ -37,6 +38,8 @@ class Config:
                     f"Config field '{name}' must be a positive number, got {value!r}; "
                     f"pass e.g. {name}={getattr(type(self), name)}."
                 )
+        if self.limit_examples < 0:
+            raise NnlabError(f"Config field 'limit_examples' must be >= 0 (0 means all), got {self.limit_examples}.")
         if not 0 <= self.validation_fraction < 1:
             raise NnlabError(
                 f"Config field 'validation_fraction' must be in [0, 1), got "

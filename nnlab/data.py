@@ -28,6 +28,16 @@ class Splits:
         ]
 
 
+def limited(splits, limit):
+    """Keep the first `limit` examples of each split (0: keep all)."""
+    if not limit:
+        return splits
+    cut = lambda pair: None if pair is None else (pair[0][:limit], pair[1][:limit])
+    return dataclasses.replace(
+        splits, train=cut(splits.train), validation=cut(splits.validation), test=cut(splits.test)
+    )
+
+
 def with_validation(splits, fraction, seed):
     """Hold out a seeded random `fraction` of train as validation, unless the data came with one."""
     if splits.validation is not None or fraction == 0:

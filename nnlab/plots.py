@@ -1,5 +1,7 @@
 """PNG learning curves drawn from a run's history.csv alone, so any run can be re-plotted later."""
 
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")  # files only; never needs a display
@@ -17,8 +19,8 @@ def metric_names(history):
     return list(dict.fromkeys(names))
 
 
-def plot_history(history_csv, out_dir):
-    """Write `<metric>.png` (train vs validation per epoch) for each metric; return the paths written."""
+def plot_history(history_csv, out_dir, prefix=""):
+    """Write `<prefix><metric>.png` (train vs validation per epoch) for each metric; return the paths."""
     history = pd.read_csv(history_csv)
     written = []
     for name in metric_names(history):
@@ -29,7 +31,7 @@ def plot_history(history_csv, out_dir):
         axes.set(xlabel="epoch", ylabel=name, title=f"{name} per epoch")
         axes.grid(alpha=0.3)
         axes.legend()
-        written.append(save(figure, out_dir / f"{name}.png"))
+        written.append(save(figure, Path(out_dir) / f"{prefix}{name}.png"))
     return written
 
 

@@ -28,6 +28,7 @@ class TrainingJob:
     run_dir: rundir.RunDir
     history: HistoryFile
     verbose: int
+    metrics: dict = dataclasses.field(default_factory=dict)  # filled in when training ends
 
     @property
     def where(self):
@@ -102,6 +103,7 @@ def load_splits(experiment, config):
         splits = dataclasses.replace(splits, source=f"{experiment.path} make_data")
     else:
         splits = datasets.load(config.dataset, config)
+    splits = data_lib.limited(splits, config.limit_examples)
     splits = data_lib.with_validation(splits, config.validation_fraction, config.seed)
     data_lib.check(splits)
     return splits
@@ -109,7 +111,7 @@ def load_splits(experiment, config):
 
 def _train(experiment, config, run_dir, verbose):
     # Imported here so that config errors above are reported without paying TensorFlow's import time.
-    from nnlab import devices, figures, modeling, plots
+    from nnlab import devices, figures
 
     setup = devices.setup(config.seed)
     atomic.write_json(
@@ -119,25 +121,39 @@ def _train(experiment, config, run_dir, verbose):
         ),
     )
     splits = load_splits(experiment, config)
+    job = train_model(experiment, config, splits, setup, run_dir, verbose)
+    atomic.write_json(run_dir.file("metrics.json"), job.metrics)
+    figures.draw_all(experiment.optional("FIGURES") or (), job)
+    return job.metrics
+
+
+def train_model(experiment, config, splits, setup, run_dir, verbose, name=""):
+    """Build, check, train, evaluate and save one model; return the finished TrainingJob.
+
+    Writes history{-name}.csv, model{-name}.keras and the learning-curve PNGs ({name}-<metric>.png). A study
+    calls this once per variant with the variant's name; a plain run once with name "".
+    """
+    from nnlab import modeling, plots
+
     where = str(experiment.path)
     with setup.strategy.scope():
         model = modeling.build(experiment, config)
         modeling.compile_model(model, config, setup.compile_options, where)
     modeling.check_fits_data(model, splits, config, where)
+    suffix = f"-{name}" if name else ""
     job = TrainingJob(
         experiment=experiment,
         config=config,
         splits=splits,
         model=model,
         run_dir=run_dir,
-        history=HistoryFile(run_dir.file("history.csv")),
+        history=HistoryFile(run_dir.file(f"history{suffix}.csv")),
         verbose=verbose,
     )
-    trainer = _trainer_for(experiment)
     started = time.perf_counter()
-    final = trainer.train(job)
+    final = _trainer_for(experiment).train(job)
     train_seconds = time.perf_counter() - started
-    metrics = {
+    job.metrics = {
         "status": "done",
         "epochs_run": len(job.history.rows),
         "final": final,
@@ -145,13 +161,11 @@ def _train(experiment, config, run_dir, verbose):
         "seconds_per_epoch": train_seconds / max(1, len(job.history.rows)),
     }
     if splits.test is not None:
-        metrics["test"] = evaluate(model, splits.test, config)
-        print(f"test: {format_metrics(metrics['test'])}", file=sys.stderr)
-    save_model(model, run_dir.file("model.keras"))
-    atomic.write_json(run_dir.file("metrics.json"), metrics)
-    plots.plot_history(run_dir.file("history.csv"), run_dir.path)
-    figures.draw_all(experiment.optional("FIGURES") or (), job)
-    return metrics
+        job.metrics["test"] = evaluate(model, splits.test, config)
+        print(f"test{suffix}: {format_metrics(job.metrics['test'])}", file=sys.stderr)
+    save_model(model, run_dir.file(f"model{suffix}.keras"))
+    plots.plot_history(job.history.path, run_dir.path, prefix=f"{name}-" if name else "")
+    return job
 
 
 def _trainer_for(experiment):
