@@ -2,7 +2,7 @@
 
 Run:      make run EXP=mnist                      (ARGS="epochs=1 width=256" to override fields)
 Sweep:    make tune EXP=mnist
-Expect:   test accuracy about 0.978 after 5 epochs; about 2.5 s per epoch on a 2-core CPU.
+Expect:   test accuracy 0.975-0.976 after 5 epochs (seeds 0, 1, 2); about 3.5 s per epoch on a 2-core CPU.
 """
 
 import dataclasses

@@ -19,6 +19,11 @@ def main(argv=None):
     run_parser = commands.add_parser("run", help="train one experiment")
     run_parser.add_argument("experiment", help="name of experiments/<name>.py")
     run_parser.add_argument("overrides", nargs="*", help="key=value config overrides, or from=<config.json>")
+    run_parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the newest unfinished run with the same config from its last completed epoch",
+    )
     tune_parser = commands.add_parser("tune", help="sweep an experiment's SEARCH_SPACE with keras-tuner")
     tune_parser.add_argument("experiment", help="name of experiments/<name>.py")
     tune_parser.add_argument(
@@ -63,7 +68,7 @@ def _dispatch(args):
         return 0
     from nnlab import runner
 
-    result = runner.run(args.experiment, args.overrides, results_dir=args.results)
+    result = runner.run(args.experiment, args.overrides, results_dir=args.results, resume=args.resume)
     print(f"run written to {result.run_dir}")
     return 0
 

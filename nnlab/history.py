@@ -19,6 +19,24 @@ class HistoryFile:
         self.path = Path(path)
         self.rows = []
 
+    def resume(self, before_epoch):
+        """Continue a file a killed run left: keep the last row of each epoch before `before_epoch`, drop the rest.
+
+        A kill between writing an epoch's row and its checkpoint leaves a row the resumed run will write again.
+        """
+        latest = {}
+        if self.path.exists():
+            with open(self.path, newline="") as stream:
+                for row in csv.DictReader(stream):
+                    try:
+                        epoch = int(row["epoch"])
+                    except (KeyError, TypeError, ValueError):
+                        continue  # a row cut short by a kill in an older, non-atomic writer
+                    if epoch < before_epoch:
+                        latest[epoch] = {"epoch": epoch, **{k: _parse(v) for k, v in row.items() if k != "epoch"}}
+        self.rows = [latest[epoch] for epoch in sorted(latest)]
+        atomic.write_text(self.path, to_csv(self.rows))
+
     def append(self, row):
         """Add one epoch's record ({"epoch": 0, "loss": ..., ...}) and rewrite the file."""
         self.rows.append(dict(row))
@@ -42,6 +60,13 @@ def to_csv(rows):
     for row in rows:
         writer.writerow({key: _format(value) for key, value in row.items()})
     return buffer.getvalue()
+
+
+def _parse(text):
+    try:
+        return float(text)
+    except (TypeError, ValueError):
+        return text
 
 
 def _format(value):

@@ -10,33 +10,68 @@ import tensorflow as tf
 from nnlab.errors import NnlabError
 
 
-def pipeline(x, y, batch_size, shuffle_seed=None):
-    """A batched tf.data pipeline; with a seed, reshuffled every epoch in a reproducible order."""
-    dataset = tf.data.Dataset.from_tensor_slices((x, y))
-    if shuffle_seed is not None:
-        dataset = dataset.shuffle(len(x), seed=shuffle_seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+def pipeline(x, y, batch_size, shuffle_seed=None, epoch=None):
+    """A batched tf.data pipeline over one epoch; with a seed, in an order set by `epoch` (a tf.Variable).
+
+    Epoch e's order is a stateless function of (seed, e), not of how many times this process has iterated the
+    data, so a run resumed at epoch k sees exactly the batches an uninterrupted run would (EpochCounter sets
+    the variable as each epoch begins). Batches are gathered by index, which is also faster than shuffling
+    (image, label) elements one by one.
+    """
+    if shuffle_seed is None:
+        return tf.data.Dataset.from_tensor_slices((x, y)).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    x, y = tf.constant(x), tf.constant(y)
+    count = int(x.shape[0])
+
+    def epoch_batches(_):
+        seed = tf.stack([tf.constant(shuffle_seed, tf.int64), tf.cast(epoch, tf.int64)])
+        order = tf.random.experimental.stateless_shuffle(tf.range(count, dtype=tf.int64), seed=seed)
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+
+    batch_count = -(-count // batch_size)  # told to tf.data so that Keras' progress bar knows the epoch's length
+    batches = (
+        tf.data.Dataset.range(1).flat_map(epoch_batches).apply(tf.data.experimental.assert_cardinality(batch_count))
+    )
+    gather = lambda index: (tf.gather(x, index), tf.gather(y, index))  # noqa: E731
+    return batches.map(gather, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
+
+
+class EpochCounter(keras.callbacks.Callback):
+    """Tell the training pipeline which epoch is starting, before Keras opens its iterator for it."""
+
+    def __init__(self, variable):
+        super().__init__()
+        self.variable = variable
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.variable.assign(epoch)
 
 
 def train(job):
     """Fit job.model on job.splits for job.config.epochs; returns the last epoch's metrics."""
     config = job.config
-    train_data = pipeline(*job.splits.train, config.batch_size, shuffle_seed=config.seed)
+    epoch = tf.Variable(job.initial_epoch, dtype=tf.int64, trainable=False)
+    train_data = pipeline(*job.splits.train, config.batch_size, shuffle_seed=config.seed, epoch=epoch)
     validation = job.splits.validation
     val_data = pipeline(*validation, config.batch_size) if validation is not None else None
     callbacks = [
+        EpochCounter(epoch),
         HistoryCallback(job.history),
         FiniteLossGuard(job.where, config),
         keras.callbacks.TensorBoard(log_dir=str(job.run_dir.file("tensorboard")), write_graph=False),
     ]
-    job.model.fit(
-        train_data,
-        validation_data=val_data,
-        epochs=config.epochs,
-        verbose=job.verbose,
-        callbacks=callbacks,
-        shuffle=False,
-    )  # the pipeline shuffles, reproducibly
+    if job.checkpoint_path is not None:
+        callbacks.append(CheckpointCallback(job.checkpoint_path))
+    if job.initial_epoch < config.epochs:
+        job.model.fit(
+            train_data,
+            validation_data=val_data,
+            epochs=config.epochs,
+            initial_epoch=job.initial_epoch,
+            verbose=job.verbose,
+            callbacks=callbacks,
+            shuffle=False,
+        )  # the pipeline shuffles, reproducibly
     return job.history.rows[-1]
 
 
@@ -60,6 +95,19 @@ class HistoryCallback(keras.callbacks.Callback):
         row["seconds"] = time.perf_counter() - self.started
         row["learning_rate"] = current_learning_rate(self.model.optimizer)
         self.history.append(row)
+
+
+class CheckpointCallback(keras.callbacks.Callback):
+    """Save the full training state after every epoch (nnlab.checkpoint), after history.csv has its row."""
+
+    def __init__(self, path):
+        super().__init__()
+        self.path = path
+
+    def on_epoch_end(self, epoch, logs=None):
+        from nnlab import checkpoint
+
+        checkpoint.save(self.model, self.path, next_epoch=epoch + 1)
 
 
 class FiniteLossGuard(keras.callbacks.Callback):

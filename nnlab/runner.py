@@ -9,7 +9,7 @@ import sys
 import time
 from pathlib import Path
 
-from nnlab import atomic, datasets, environment, rundir
+from nnlab import atomic, checkpoint, datasets, environment, rundir
 from nnlab import config as config_lib
 from nnlab import data as data_lib
 from nnlab import experiment as experiment_lib
@@ -29,6 +29,8 @@ class TrainingJob:
     history: HistoryFile
     verbose: int
     metrics: dict = dataclasses.field(default_factory=dict)  # filled in when training ends
+    initial_epoch: int = 0  # > 0 when resuming from a checkpoint
+    checkpoint_path: Path | None = None  # where trainers that support resuming save per-epoch state
 
     @property
     def where(self):
@@ -41,7 +43,7 @@ class RunResult:
     metrics: dict
 
 
-def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir=None):
+def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir=None, resume=False):
     """Train experiment `name` with `overrides` and write a complete run directory.
 
     Args:
@@ -49,6 +51,8 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
       overrides: `key=value` strings or a dict of field values.
       results_dir: where results/<name>/<run-id>/ is created.
       verbose: Keras verbosity; default: a progress bar on a terminal, one line per epoch otherwise.
+      resume: continue the newest unfinished run with the same config from its last completed epoch (a new
+        run if there is none), so that one command can be repeated after a crash or a kill.
     Returns:
       RunResult with the run directory and the metrics.json contents.
     Raises:
@@ -56,15 +60,17 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
     """
     experiment = experiment_lib.load(name, experiments_dir)
     config = experiment.config(overrides)  # bad overrides fail before anything is written
-    run_dir = rundir.create(results_dir, name)
-    atomic.write_json(
-        run_dir.file("config.json"),
-        {
-            "experiment": name,
-            "config": config_lib.to_dict(config),
-            "overrides": changed_fields(config, experiment.config_class()),
-        },
-    )
+    record = {
+        "experiment": name,
+        "config": config_lib.to_dict(config),
+        "overrides": changed_fields(config, experiment.config_class()),
+    }
+    run_dir = rundir.unfinished(results_dir, name, record["config"]) if resume else None
+    if run_dir is None:
+        run_dir = rundir.create(results_dir, name)
+        atomic.write_json(run_dir.file("config.json"), record)
+    else:
+        print(f"resuming run {run_dir.path}", file=sys.stderr)
     run_dir.set_status("running")
     try:
         metrics = _train(experiment, config, run_dir, _verbosity(verbose))
@@ -75,6 +81,8 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
         run_dir.set_status("failed", message=f"{type(error).__name__}: {error}")
         raise
     run_dir.set_status("done")
+    for path in run_dir.path.glob(checkpoint.FILE.replace(".", "*.")):  # only needed while unfinished
+        path.unlink()
     return RunResult(run_dir=run_dir.path, metrics=metrics)
 
 
@@ -121,7 +129,12 @@ def _train(experiment, config, run_dir, verbose):
         ),
     )
     splits = load_splits(experiment, config)
-    job = train_model(experiment, config, splits, setup, run_dir, verbose)
+    if experiment.optional("VARIANTS") is not None:  # a study: one model per variant, one run directory
+        from nnlab import study
+
+        job = study.train_variants(experiment, config, splits, setup, run_dir, verbose)
+    else:
+        job = train_model(experiment, config, splits, setup, run_dir, verbose)
     atomic.write_json(run_dir.file("metrics.json"), job.metrics)
     figures.draw_all(experiment.optional("FIGURES") or (), job)
     return job.metrics
@@ -141,14 +154,22 @@ def train_model(experiment, config, splits, setup, run_dir, verbose, name=""):
         modeling.compile_model(model, config, setup.compile_options, where)
     modeling.check_fits_data(model, splits, config, where)
     suffix = f"-{name}" if name else ""
+    checkpoint_path = run_dir.file(checkpoint.FILE.replace(".", f"{suffix}."))
+    initial_epoch = checkpoint.restore(model, checkpoint_path) if checkpoint_path.exists() else 0
+    history = HistoryFile(run_dir.file(f"history{suffix}.csv"))
+    if initial_epoch:
+        history.resume(before_epoch=initial_epoch)
+        print(f"resuming{suffix or ''} at epoch {initial_epoch}", file=sys.stderr)
     job = TrainingJob(
         experiment=experiment,
         config=config,
         splits=splits,
         model=model,
         run_dir=run_dir,
-        history=HistoryFile(run_dir.file(f"history{suffix}.csv")),
+        history=history,
         verbose=verbose,
+        initial_epoch=initial_epoch,
+        checkpoint_path=checkpoint_path,
     )
     started = time.perf_counter()
     final = _trainer_for(experiment).train(job)
@@ -156,9 +177,10 @@ def train_model(experiment, config, splits, setup, run_dir, verbose, name=""):
     job.metrics = {
         "status": "done",
         "epochs_run": len(job.history.rows),
+        "resumed_at_epoch": initial_epoch,
         "final": final,
         "train_seconds": train_seconds,
-        "seconds_per_epoch": train_seconds / max(1, len(job.history.rows)),
+        "seconds_per_epoch": train_seconds / max(1, len(job.history.rows) - initial_epoch),
     }
     if splits.test is not None:
         job.metrics["test"] = evaluate(model, splits.test, config)
