@@ -111,21 +111,45 @@ class CheckpointCallback(keras.callbacks.Callback):
 
 
 class FiniteLossGuard(keras.callbacks.Callback):
-    """Stop with a clear error as soon as the training loss is NaN or infinite."""
+    """Stop with a clear error when training diverges: a NaN/infinite loss, or one that explodes while finite.
+
+    "Explodes" means an epoch's mean training loss above EXPLOSION times the loss of the very first batch, which
+    a run that is learning never reaches; a learning rate too large for the data can send a regression's loss
+    to 1e30 without ever producing a NaN, and that must not end as a "done" run.
+    """
+
+    EXPLOSION = 10.0
 
     def __init__(self, where, config):
         super().__init__()
         self.where, self.config = where, config
         self.epoch = 0
+        self.initial_loss = None
 
     def on_epoch_begin(self, epoch, logs=None):
         self.epoch = epoch
 
     def on_train_batch_end(self, batch, logs=None):
         loss = (logs or {}).get("loss")
-        if loss is not None and not math.isfinite(float(loss)):
-            raise NnlabError(
-                f"{self.where}: the training loss became {float(loss)} in epoch {self.epoch} (batch {batch}); "
-                f"the run diverged. Lower learning_rate (now {self.config.learning_rate:g}), e.g. "
-                f"learning_rate={self.config.learning_rate / 10:g}, or check the data's scale."
+        if loss is None:
+            return
+        loss = float(loss)
+        if not math.isfinite(loss):
+            self._fail(f"the training loss became {loss} in epoch {self.epoch} (batch {batch})")
+        if self.initial_loss is None:
+            self.initial_loss = loss
+
+    def on_epoch_end(self, epoch, logs=None):
+        loss = float((logs or {}).get("loss", math.nan))
+        if self.initial_loss is not None and self.initial_loss > 0 and loss > self.EXPLOSION * self.initial_loss:
+            self._fail(
+                f"the training loss exploded to {loss:.4g} in epoch {epoch}, {loss / self.initial_loss:.3g} times "
+                f"its first value {self.initial_loss:.4g}"
             )
+
+    def _fail(self, what):
+        rate = self.config.learning_rate
+        raise NnlabError(
+            f"{self.where}: {what}; the run diverged. Lower learning_rate (now {rate:g}), e.g. "
+            f"learning_rate={rate / 10:g}, or check the data's scale."
+        )

@@ -111,6 +111,7 @@ def load_splits(experiment, config):
         splits = dataclasses.replace(splits, source=f"{experiment.path} make_data")
     else:
         splits = datasets.load(config.dataset, config)
+    data_lib.check(splits)  # as given, so that the messages describe the user's data, not our holdout of it
     splits = data_lib.limited(splits, config.limit_examples)
     splits = data_lib.with_validation(splits, config.validation_fraction, config.seed)
     data_lib.check(splits)
