@@ -94,7 +94,9 @@ def read_npz(path):
         with np.load(path, allow_pickle=False) as data:
             return {key: data[key] for key in SHA256}
     except (OSError, ValueError, EOFError, KeyError, zipfile.BadZipFile) as error:
-        raise NnlabError(f"{path} is not a readable MNIST .npz ({type(error).__name__}: {error}). {HOW_TO_PROVIDE}") from None
+        raise NnlabError(
+            f"{path} is not a readable MNIST .npz ({type(error).__name__}: {error}). {HOW_TO_PROVIDE}"
+        ) from None
 
 
 def verify(arrays, digests, source="MNIST"):
