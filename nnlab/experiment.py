@@ -7,7 +7,11 @@ The contract an experiment module meets (see experiments/mnist.py):
     loads `config.dataset` from `nnlab.datasets`.
   - optional `SEARCH_SPACE`: which fields a sweep may vary, and over what (`nnlab.search_space`).
   - optional `train_step(model, optimizer, x, y)`: a hand-written GradientTape step, when the loop is the lesson.
+  - optional `track(model)`: extra per-epoch history columns (e.g. w and b of a line fit), for custom loops.
+  - optional `summarize(job)`: extra entries for metrics.json (e.g. the least-squares answer beside w and b).
   - optional `FIGURES`: names of extra figures from `nnlab.figures` to draw after training.
+  - optional `VARIANTS`: {variant name: config overrides} makes the run a study (nnlab.study): one model per
+    variant, trained from the same seed into one run directory with one combined figure.
 """
 
 import dataclasses

@@ -1,5 +1,7 @@
 """Build and compile an experiment's model, and check it against the data before any training."""
 
+import inspect
+
 import keras
 import numpy as np
 
@@ -25,14 +27,27 @@ def build(experiment, config):
 
 
 def make_optimizer(config, where="config"):
-    """The optimizer named by config.optimizer at config.learning_rate."""
+    """The optimizer named by config.optimizer at config.learning_rate (and config.momentum, if it has one)."""
+    settings = {"learning_rate": config.learning_rate}
     try:
-        return keras.optimizers.get({"class_name": config.optimizer, "config": {"learning_rate": config.learning_rate}})
+        optimizer = keras.optimizers.get({"class_name": config.optimizer, "config": settings})
     except (ValueError, TypeError):
         raise NnlabError(
             f"{where}: field 'optimizer' is {config.optimizer!r}, which Keras does not know; use "
             f"one of adam, sgd, rmsprop, adamw, adagrad, nadam."
         ) from None
+    momentum = getattr(config, "momentum", 0.0)  # only experiments that declare the field have it
+    if not momentum:
+        return optimizer
+    if "momentum" not in inspect.signature(type(optimizer)).parameters:
+        raise NnlabError(
+            f"{where}: field 'momentum' is {momentum!r}, but optimizer {config.optimizer!r} has no momentum "
+            f"setting; use optimizer=sgd or optimizer=rmsprop, or momentum=0."
+        )
+    try:
+        return type(optimizer)(**settings, momentum=momentum)
+    except ValueError as error:
+        raise NnlabError(f"{where}: field 'momentum' is {momentum!r}: {error} Pass e.g. momentum=0.9.") from None
 
 
 def compile_model(model, config, compile_options, where="config"):

@@ -60,6 +60,10 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
     """
     experiment = experiment_lib.load(name, experiments_dir)
     config = experiment.config(overrides)  # bad overrides fail before anything is written
+    if experiment.optional("VARIANTS") is not None:
+        from nnlab import study
+
+        study.variant_configs(experiment, config)  # and so do bad variants of a study
     record = {
         "experiment": name,
         "config": config_lib.to_dict(config),
@@ -141,11 +145,12 @@ def _train(experiment, config, run_dir, verbose):
     return job.metrics
 
 
-def train_model(experiment, config, splits, setup, run_dir, verbose, name=""):
+def train_model(experiment, config, splits, setup, run_dir, verbose, name="", plot=True):
     """Build, check, train, evaluate and save one model; return the finished TrainingJob.
 
-    Writes history{-name}.csv, model{-name}.keras and the learning-curve PNGs ({name}-<metric>.png). A study
-    calls this once per variant with the variant's name; a plain run once with name "".
+    Writes history{-name}.csv, model{-name}.keras and, with `plot`, the learning-curve PNGs
+    ({name}-<metric>.png). A study calls this once per variant with the variant's name (and draws one combined
+    figure instead of per-variant curves); a plain run once with name "".
     """
     from nnlab import modeling, plots
 
@@ -186,8 +191,12 @@ def train_model(experiment, config, splits, setup, run_dir, verbose, name=""):
     if splits.test is not None:
         job.metrics["test"] = evaluate(model, splits.test, config)
         print(f"test{suffix}: {format_metrics(job.metrics['test'])}", file=sys.stderr)
+    from nnlab import custom_loop
+
+    job.metrics.update(custom_loop.summarize(job))  # the module's optional summarize(job), e.g. least squares
     save_model(model, run_dir.file(f"model{suffix}.keras"))
-    plots.plot_history(job.history.path, run_dir.path, prefix=f"{name}-" if name else "")
+    if plot:
+        plots.plot_history(job.history.path, run_dir.path, prefix=f"{name}-" if name else "")
     return job
 
 
