@@ -35,7 +35,8 @@ class HistoryFile:
                     if epoch < before_epoch:
                         latest[epoch] = {"epoch": epoch, **{k: _parse(v) for k, v in row.items() if k != "epoch"}}
         self.rows = [latest[epoch] for epoch in sorted(latest)]
-        atomic.write_text(self.path, to_csv(self.rows))
+        if self.path.exists():
+            atomic.write_text(self.path, to_csv(self.rows))
 
     def append(self, row):
         """Add one epoch's record ({"epoch": 0, "loss": ..., ...}) and rewrite the file."""

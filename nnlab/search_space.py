@@ -1,9 +1,15 @@
 """How an experiment declares what a sweep may vary: `SEARCH_SPACE = {"field": Float(...), ...}`.
 
-Each entry names a config field and a range; the tuner maps them onto keras-tuner hyperparameters.
+Each entry names a config field and a range; `validate` checks it against the experiment's Config before any
+trial runs, and `to_hyperparameters` maps it onto keras-tuner hyperparameters of the same name.
 """
 
 import dataclasses
+import math
+import numbers
+
+from nnlab import config as config_lib
+from nnlab.errors import NnlabError
 
 
 @dataclasses.dataclass(frozen=True)
@@ -11,7 +17,7 @@ class Float:
     min_value: float
     max_value: float
     log: bool = False
-    step: float = None
+    step: float = None  # with log=True a multiplicative step (10: 1e-4, 1e-3, ...)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -25,3 +31,108 @@ class Int:
 @dataclasses.dataclass(frozen=True)
 class Choice:
     values: list
+
+
+def describe(spec):
+    """A JSON-able description: {"type": "float", "min_value": ..., ...}; sweep.json stores these."""
+    kind = type(spec).__name__.lower()
+    fields = {field.name: getattr(spec, field.name) for field in dataclasses.fields(spec)}
+    if "values" in fields:
+        fields["values"] = list(fields["values"])
+    return {"type": kind, **fields}
+
+
+def validate(space, config_class, where):
+    """Raise NnlabError unless `space` is a non-empty {config field: Float | Int | Choice} with sound ranges."""
+    if not isinstance(space, dict) or not space:
+        raise NnlabError(
+            f"{where}: SEARCH_SPACE must be a non-empty dict mapping config fields to search_space.Float/Int/Choice, "
+            f'e.g. {{"learning_rate": search_space.Float(1e-4, 1e-2, log=True)}}.'
+        )
+    types = config_lib.field_types(config_class)
+    for name, spec in space.items():
+        at = f"{where}: SEARCH_SPACE['{name}']"
+        if name not in types:
+            raise NnlabError(f"{at} names no config field; sweepable fields: {', '.join(sorted(types))}.")
+        if isinstance(spec, (Float, Int)):
+            _check_range(spec, types[name], at)
+        elif isinstance(spec, Choice):
+            _check_choice(name, spec, types[name], at)
+        else:
+            raise NnlabError(
+                f"{at} is {type(spec).__name__}; use search_space.Float(min, max, log=...), "
+                f"search_space.Int(min, max) or search_space.Choice([...])."
+            )
+
+
+def _check_range(spec, field_type, at):
+    kind = type(spec).__name__
+    wanted = (float,) if kind == "Float" else (int,)
+    if field_type not in wanted:
+        raise NnlabError(f"{at} is a {kind} range but the field holds {field_type.__name__}; use Choice([...]).")
+    bounds = (spec.min_value, spec.max_value)
+    if not all(isinstance(value, numbers.Real) and not isinstance(value, bool) for value in bounds) or not all(
+        math.isfinite(value) for value in bounds
+    ):
+        raise NnlabError(f"{at}: min_value and max_value must be finite numbers, got {bounds}.")
+    if kind == "Int" and not all(float(value).is_integer() for value in bounds):
+        raise NnlabError(f"{at}: an Int range needs whole-number bounds, got {bounds}.")
+    if not spec.min_value < spec.max_value:
+        raise NnlabError(
+            f"{at}: min_value ({spec.min_value}) must be smaller than max_value ({spec.max_value}); "
+            f"swap them, or pin the field with a plain override instead of sweeping it."
+        )
+    if spec.log and spec.min_value <= 0:
+        raise NnlabError(
+            f"{at}: a log-scale range needs min_value > 0, got {spec.min_value}; e.g. {kind}(1e-4, 1e-2, log=True)."
+        )
+    if spec.step is not None and not (isinstance(spec.step, numbers.Real) and spec.step > 0):
+        raise NnlabError(f"{at}: step must be > 0, got {spec.step!r}.")
+    if spec.log and spec.step is not None and spec.step <= 1:
+        raise NnlabError(f"{at}: on a log scale the step multiplies, so it must be > 1, got {spec.step!r}.")
+
+
+def _check_choice(name, spec, field_type, at):
+    values = list(spec.values) if isinstance(spec.values, (list, tuple)) else None
+    if not values:
+        raise NnlabError(f"{at}: Choice needs a non-empty list of values, got {spec.values!r}.")
+    if len(set(map(repr, values))) != len(values):
+        raise NnlabError(f"{at}: Choice lists a value twice ({values}); list each value once.")
+    for value in values:
+        if isinstance(value, (list, tuple, dict)) or value is None:
+            raise NnlabError(f"{at}: Choice values must be numbers, strings or booleans, got {value!r}.")
+        converted = config_lib.convert(name, value, field_type, source=at)
+        if converted != value or type(converted) is not type(value):
+            raise NnlabError(
+                f"{at}: value {value!r} is not a {field_type.__name__}, the type of config field '{name}'; "
+                f"write it as {converted!r}."
+            )
+
+
+def pinned(space, overrides):
+    """The space without fields the user fixed with a plain override (`width=128` sweeps only the rest)."""
+    return {name: spec for name, spec in space.items() if name not in overrides}
+
+
+def to_hyperparameters(space):
+    """The keras-tuner HyperParameters for `space`, one per field, named by the field."""
+    import keras_tuner
+
+    hyperparameters = keras_tuner.HyperParameters()
+    for name, spec in space.items():
+        if isinstance(spec, Choice):
+            hyperparameters.Choice(name, list(spec.values), ordered=False)
+        else:
+            make = hyperparameters.Float if isinstance(spec, Float) else hyperparameters.Int
+            bounds = (
+                (spec.min_value, spec.max_value)
+                if isinstance(spec, Float)
+                else map(int, (spec.min_value, spec.max_value))
+            )
+            make(name, *bounds, step=spec.step, sampling="log" if spec.log else "linear")
+    return hyperparameters
+
+
+def grid_size(hyperparameters):
+    """How many value combinations a grid search visits (a Float without step counts 10 values, as keras-tuner)."""
+    return math.prod(len(hp.values) for hp in hyperparameters.space)

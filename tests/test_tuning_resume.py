@@ -1,0 +1,73 @@
+"""Kill a sweep mid-trial (SIGKILL) and run the same command again: finished trials stay, the killed trial resumes
+from its last epoch, and the result equals a sweep that was never interrupted."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from nnlab import atomic, tuning
+from tests._tuning_tiny import TINY
+
+ARGS = ["max_trials=2", "epochs=4", "examples=3000"]
+
+
+@pytest.fixture
+def tiny(make_experiment):
+    return make_experiment("tiny", TINY)
+
+
+def wait_for(condition, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def epochs_done(path):
+    try:
+        return len(pd.read_csv(path))
+    except (OSError, ValueError, pd.errors.EmptyDataError):
+        return 0
+
+
+def test_killed_sweep_resumes_and_matches_a_clean_one(tiny, results_dir):
+    sweep_dir = tuning.plan("tiny", ARGS, results_dir).sweep_dir
+    command = [sys.executable, "-m", "nnlab.cli", "--results", str(results_dir), "tune", "tiny", *ARGS]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        second = sweep_dir / "tuner" / "trial_1" / "history.csv"
+        wait_for(lambda: epochs_done(second) >= 1 or process.poll() is not None, 150, "trial 1's first epoch")
+        os.kill(process.pid, signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    before = pd.read_csv(second)
+    assert 1 <= len(before) < 4, "trial 1 finished before the kill; the test could not interrupt it"
+    first_record = atomic.read_json(sweep_dir / "tuner" / "trial_0" / "nnlab_trial.json")
+    assert first_record["pid"] == process.pid
+
+    result = tuning.tune("tiny", ARGS, results_dir=results_dir, verbose=0)
+    assert result.sweep_dir == sweep_dir and result.counts == {"COMPLETED": 2}
+    assert atomic.read_json(sweep_dir / "tuner" / "trial_0" / "nnlab_trial.json") == first_record  # not re-run
+    after = pd.read_csv(second)
+    assert list(after["epoch"]) == [0, 1, 2, 3]  # each epoch exactly once
+    pd.testing.assert_frame_equal(after.iloc[: len(before)], before)  # epochs before the kill were kept, not redone
+    assert not list(sweep_dir.rglob(".*.tmp")), "temporary files left behind"
+
+    clean = tuning.tune("tiny", [*ARGS, "sweep=clean"], results_dir=results_dir, verbose=0).sweep_dir
+    metrics = lambda path: pd.read_csv(path / "history.csv").drop(columns="seconds")  # noqa: E731
+    pd.testing.assert_frame_equal(metrics(sweep_dir), metrics(clean), check_exact=True)
+
+
+def test_truncated_keras_tuner_state_is_a_clear_error(tiny, results_dir):
+    sweep = tuning.tune("tiny", ["max_trials=1", "epochs=1"], results_dir=results_dir, verbose=0)
+    (sweep.sweep_dir / "tuner" / "oracle.json").write_text("")  # what a kill mid-write leaves from keras-tuner
+    with pytest.raises(tuning.NnlabError, match=r"oracle.json is empty .* sweep=<new-name>"):
+        tuning.tune("tiny", ["max_trials=1", "epochs=1"], results_dir=results_dir, verbose=0)
