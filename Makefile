@@ -30,6 +30,9 @@ tune: $(INSTALLED)
 report: $(INSTALLED)
 	$(BIN)/nnlab report $(if $(filter command line,$(origin EXP)),--experiment $(EXP)) $(if $(RUNS),--runs $(RUNS))
 
+bench: $(INSTALLED)
+	$(BIN)/python benchmarks/bench.py $(ARGS)
+
 list: $(INSTALLED)
 	$(BIN)/nnlab list
 
@@ -37,12 +40,12 @@ test: $(INSTALLED)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(INSTALLED)
-	$(BIN)/ruff check nnlab experiments tests
-	$(BIN)/ruff format --check nnlab experiments tests
+	$(BIN)/ruff check nnlab experiments tests benchmarks
+	$(BIN)/ruff format --check nnlab experiments tests benchmarks
 
 format: $(INSTALLED)
-	$(BIN)/ruff format nnlab experiments tests
-	$(BIN)/ruff check --fix nnlab experiments tests
+	$(BIN)/ruff format nnlab experiments tests benchmarks
+	$(BIN)/ruff check --fix nnlab experiments tests benchmarks
 
 clean:
 	rm -rf $(VENV) *.egg-info .pytest_cache

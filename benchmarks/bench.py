@@ -1,0 +1,151 @@
+"""`make bench`: nnlab against the seed programs written plainly, on this machine, in one invocation.
+
+    make bench                                   # 3 repeats of MNIST, line fit, regression
+    make bench ARGS="--quick"                    # 1 repeat, 1 MNIST epoch on 3,000 images, 300 regression steps
+    make bench ARGS="--repeats 5 --only mnist"   # any subset: mnist, linefit, linreg
+    make bench ARGS="--sweeps"                   # also sweep speed-up (1 vs 2 workers) and peak memory (slow)
+
+Each repetition runs the seed and nnlab back to back, the first of the two alternating between repetitions, in
+this one process (a tiny untimed fit warms TensorFlow up first); the PyTorch seed runs in its own interpreter.
+Reported: median [min–max] seconds per side, ratio = seed median / nnlab median, pass/fail against the targets,
+and each side's result (accuracy, or w, b and MSE) so that speed never hides a worse fit. What the seconds cover is
+in each row's `timing` column: for the comparisons with a target, nnlab's own training loop (metrics.json
+train_seconds, or for the line fit the compiled loop after compilation) against the seed's training loop.
+Writes results/bench/bench.csv, bench_summary.csv and bench.png (or --out).
+"""
+
+import argparse
+import dataclasses
+import os
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import bench_output  # noqa: E402
+import cases  # noqa: E402
+import system  # noqa: E402
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    repeats: int = 3
+    seed: int = 0
+    mnist_epochs: int = 5
+    mnist_limit: int = 0
+    linefit_epochs: int = 8
+    linreg_steps: int = 5_000
+    torch_threads: int = 0  # 0: torch's default (one per core)
+    sweeps: bool = False
+    sweep_trials: int = 4
+    sweep_epochs: int = 1
+    sweep_limit: int = 5_000
+    memory_trials: int = 20
+
+
+QUICK = {"repeats": 1, "mnist_epochs": 1, "mnist_limit": 3_000, "linreg_steps": 300, "sweep_trials": 2}
+
+
+def main(argv=None):
+    args = parse(argv)
+    settings = Settings(**{key: value for key, value in vars(args).items() if key in Settings.__dataclass_fields__})
+    out = Path(args.out)
+    chosen = [case for case in cases.all_cases(settings) if case.name in args.only]
+    print(f"nnlab bench: {', '.join(case.name for case in chosen)}; {settings}", flush=True)
+    print(f"machine: {os.cpu_count()} CPUs, load average {_load():.2f} at the start; {cases.device_note()}")
+    cases.warm_up()
+    measurements = []
+    for repeat in range(settings.repeats):
+        for case in chosen:
+            sides = ("seed", "nnlab") if repeat % 2 == 0 else ("nnlab", "seed")
+            for order, side in enumerate(sides):
+                row = measure(case, side, settings.seed + repeat)
+                row.update(repeat=repeat, order=order)
+                measurements.append(row)
+                print(f"  {case.name:8} {side:5} repeat {repeat}: {_brief(row)}", flush=True)
+                bench_output.write_csv(out / "bench.csv", measurements, bench_output.MEASUREMENT_COLUMNS)
+    summary = [line for case in chosen for line in case.summarize(measurements)]
+    if settings.sweeps:
+        measurements, summary = _system(settings, measurements, summary)
+    else:
+        print("sweep speed-up and peak memory not measured (add --sweeps; they take several minutes)")
+    bench_output.write_csv(out / "bench.csv", measurements, bench_output.MEASUREMENT_COLUMNS)
+    bench_output.write_csv(out / "bench_summary.csv", summary, bench_output.SUMMARY_COLUMNS)
+    title = f"nnlab vs seed programs, {os.cpu_count()} CPUs, load average {_load():.1f} (shared machine)"
+    bench_output.plot(out / "bench.png", summary, title)
+    print(bench_output.table(summary))
+    print(f"load average {_load():.2f} at the end; written to {out}/bench.csv, bench_summary.csv, bench.png")
+    return summary
+
+
+def parse(argv):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="1 repeat on small settings: " + str(QUICK))
+    parser.add_argument("--repeats", type=int, help="seed/nnlab pairs per benchmark (default 3)")
+    parser.add_argument("--only", default=",".join(cases.NAMES), help="comma-separated: " + ",".join(cases.NAMES))
+    parser.add_argument("--out", default="results/bench", help="output directory (default results/bench)")
+    parser.add_argument("--seed", type=int, help="seed of the first repeat; repeat i uses seed + i (default 0)")
+    parser.add_argument("--mnist-epochs", type=int, dest="mnist_epochs")
+    parser.add_argument("--mnist-limit", type=int, dest="mnist_limit", help="first N examples per split (0: all)")
+    parser.add_argument("--linefit-epochs", type=int, dest="linefit_epochs")
+    parser.add_argument("--linreg-steps", type=int, dest="linreg_steps")
+    parser.add_argument(
+        "--torch-threads", type=int, dest="torch_threads", help="threads for the PyTorch seed (default: torch's)"
+    )
+    parser.add_argument("--sweeps", action="store_true", help="also sweep speed-up and peak memory (slow)")
+    args = parser.parse_args(argv)
+    defaults = {**dataclasses.asdict(Settings()), **(QUICK if args.quick else {})}
+    for key, value in defaults.items():
+        if getattr(args, key, None) is None:
+            setattr(args, key, value)
+    args.only = [name.strip() for name in args.only.split(",") if name.strip()]
+    unknown = sorted(set(args.only) - set(cases.NAMES))
+    if unknown:
+        parser.error(f"--only: unknown benchmark {', '.join(unknown)}; choose from {', '.join(cases.NAMES)}")
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
+    return args
+
+
+def measure(case, side, seed):
+    """One run of one side; a side that cannot run gives a row whose status says why instead of stopping."""
+    row = {"benchmark": case.name, "side": side, "load_1min": _load(), "device": cases.DEVICE}
+    try:
+        row.update(case.run(side, seed))
+        row["status"] = "ok"
+    except Exception as error:  # the benchmark reports a missing or broken side instead of dying halfway
+        row["status"] = f"not available: {type(error).__name__}: {str(error).strip().splitlines()[0][:300]}"
+    return row
+
+
+def _system(settings, measurements, summary):
+    missing = system.tuning_missing()
+    runs = system.run_memory(settings.mnist_limit, settings.seed)
+    if missing:
+        print(f"sweeps {missing}")
+        sweeps = [{"benchmark": "sweep", "side": "workers=1,2", "status": missing}]
+    else:
+        print("measuring the sweep speed-up and peak memory (fresh processes) ...", flush=True)
+        sweeps = system.sweep_speedup(settings.sweep_trials, settings.sweep_epochs, settings.sweep_limit, settings.seed)
+        sweeps += system.sweep_memory(settings.memory_trials, 1, 2_000, settings.seed)
+    rows = runs + sweeps
+    for row in rows:
+        print(f"  {row['benchmark']:12} {row['side']:22} {_brief(row)}", flush=True)
+    return measurements + rows, summary + cases.system_summary(rows)
+
+
+def _brief(row):
+    if row.get("status") != "ok":
+        return row.get("status", "")
+    shown = ("seconds", "warm_seconds", "accuracy", "w", "b", "loss", "max_process_rss_mb", "peak_tree_rss_mb")
+    return ", ".join(f"{key} {row[key]:.4g}" for key in shown if isinstance(row.get(key), float))
+
+
+def _load():
+    return os.getloadavg()[0]
+
+
+if __name__ == "__main__":
+    started = time.perf_counter()
+    main()
+    print(f"bench took {time.perf_counter() - started:.0f} s")
