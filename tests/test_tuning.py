@@ -122,9 +122,14 @@ def test_trial_count_and_sweep_id_are_known_before_training(tiny, results_dir):
 
 
 def test_every_trial_failing_is_a_failed_sweep(tiny, results_dir):
-    # learning_rate around 1e30 diverges in the first batch: every trial fails in nnlab's NaN guard
-    tiny.path.write_text(textwrap.dedent(TINY).replace("Float(1e-3, 1e-1, log=True)", "Float(1e29, 1e31, log=True)"))
-    with pytest.raises(NnlabError, match=r"no completed trial \(3 FAILED\).*training loss became"):
+    # Every width the sweep may pick makes build_model fail; the default width (8) passes the preflight. (A huge
+    # learning rate is not a reliable failure: on this separable data it sometimes lands on a perfect classifier.)
+    source = textwrap.dedent(TINY).replace("Choice([4, 8, 16])", "Choice([3, 5, 7])")
+    source = source.replace(
+        "def build_model(config):\n", "def build_model(config):\n    assert config.width % 2 == 0, 'odd'\n"
+    )
+    tiny.path.write_text(source)
+    with pytest.raises(NnlabError, match=r"no completed trial \(3 FAILED\).*build_model\(config\) raised"):
         tuning.tune("tiny", ["max_trials=5", "epochs=1"], results_dir=results_dir, verbose=0)
     [sweep_dir] = (results_dir / "tiny" / "sweeps").iterdir()
     sweep = json.loads((sweep_dir / "sweep.json").read_text())
