@@ -6,8 +6,8 @@ least-squares answer after 5,000 steps; metrics.json says so and estimates how m
 
 Run:      make run EXP=linreg                     (ARGS="learning_rate=0.1 epochs=200" converges)
 Expect:   w 0.952, b 0.379 against least squares w 0.999, b 0.599; converged: false, "learning-rate-limited ...
-          about 27,000 more steps". Training 4.7-6.2 s on the shared 2-core CPU, compilation included; the seed's
-          PyTorch loop took 42-106 s there (3.8-8.7 s pinned to 1 thread): benchmarks/linreg_torch.py.
+          about 27,000 more steps". Training about 3.8 s on the idle 2-core CPU (2.7 s after tracing and XLA
+          compilation); the seed's PyTorch loop on one thread took 4.5 s there (make bench).
 """
 
 import dataclasses
