@@ -176,6 +176,9 @@ class EpochLoop:
         """One pass over the training data in batches (reshuffled per epoch, seeded); batch-weighted means."""
         x, y, size = self.x, self.y, self.batch_size
         n = int(x.shape[0])
+        if size == n:  # one full batch: no order, no slicing, no inner loop (linreg: about 1.2 s of its 2.7 s)
+            values = self._call_step(x, y)
+            return {key: tf.cast(values[key], tf.float32) for key in self.step_keys}
         if size < n:  # a full batch needs no shuffling
             order = _order(n, self.seed, epoch)
             x, y = tf.gather(x, order), tf.gather(y, order)
