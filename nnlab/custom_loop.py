@@ -82,36 +82,7 @@ def _diverged(job, row, earlier):
         else f"the training loss exploded to {loss:.4g} in epoch {row['epoch']}, {loss / first:.3g} times its "
         f"first epoch's {first:.4g}"
     )
-    return NnlabError(
-        f"{job.where}: {what}; the run diverged. Lower learning_rate (now {rate:g}), e.g. "
-        f"learning_rate={rate / 10:g}, or check the data's scale."
-    )
-
-
-def summarize(job):
-    """Entries for metrics.json from the experiment's optional `summarize(job)` hook ({} without one)."""
-    hook = job.experiment.optional("summarize")
-    if hook is None:
-        return {}
-    try:
-        extra = hook(job)
-    except NnlabError:
-        raise
-    except Exception as error:
-        raise NnlabError(
-            f"{job.where}: summarize(job) raised {type(error).__name__}: {error}. Fix the summary in the module."
-        ) from None
-    if not isinstance(extra, dict):
-        raise NnlabError(
-            f"{job.where}: summarize(job) must return a dict for metrics.json, got {type(extra).__name__}."
-        )
-    clash = sorted(set(extra) & set(job.metrics))
-    if clash:
-        raise NnlabError(
-            f"{job.where}: summarize(job) returned {', '.join(clash)}, which nnlab already writes to metrics.json; "
-            f"rename those keys."
-        )
-    return extra
+    return keras_fit.diverged(job.where, what, rate)
 
 
 class EpochLoop:

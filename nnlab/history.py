@@ -24,16 +24,7 @@ class HistoryFile:
 
         A kill between writing an epoch's row and its checkpoint leaves a row the resumed run will write again.
         """
-        latest = {}
-        if self.path.exists():
-            with open(self.path, newline="") as stream:
-                for row in csv.DictReader(stream):
-                    try:
-                        epoch = int(row["epoch"])
-                    except (KeyError, TypeError, ValueError):
-                        continue  # a row cut short by a kill in an older, non-atomic writer
-                    if epoch < before_epoch:
-                        latest[epoch] = {"epoch": epoch, **{k: _parse(v) for k, v in row.items() if k != "epoch"}}
+        latest = {row["epoch"]: row for row in read_rows(self.path) if row["epoch"] < before_epoch}
         self.rows = [latest[epoch] for epoch in sorted(latest)]
         if self.path.exists():
             atomic.write_text(self.path, to_csv(self.rows))
@@ -42,6 +33,25 @@ class HistoryFile:
         """Add one epoch's record ({"epoch": 0, "loss": ..., ...}) and rewrite the file."""
         self.rows.append(dict(row))
         atomic.write_text(self.path, to_csv(self.rows))
+
+
+def read_rows(path):
+    """A history CSV's rows as dicts (epoch an int, numbers floats, empty cells left out); [] without a file.
+
+    A row without a readable epoch, cut short by a kill in an older, non-atomic writer, is skipped.
+    """
+    if not Path(path).exists():
+        return []
+    rows = []
+    with open(path, newline="", encoding="utf-8") as stream:
+        for row in csv.DictReader(stream):
+            try:
+                epoch = int(row["epoch"])
+            except (KeyError, TypeError, ValueError):
+                continue
+            values = {key: _parse(value) for key, value in row.items() if key not in (None, "epoch") and value}
+            rows.append({"epoch": epoch, **values})
+    return rows
 
 
 def columns(rows):
@@ -54,9 +64,10 @@ def columns(rows):
     return [key for key in FIRST if key in keys] + ordered + [key for key in LAST if key in keys]
 
 
-def to_csv(rows):
+def to_csv(rows, fieldnames=None):
+    """CSV text of `rows` in `fieldnames` order (default: columns(rows)); keys not among them are left out."""
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns(rows), lineterminator="\n")
+    writer = csv.DictWriter(buffer, fieldnames=fieldnames or columns(rows), lineterminator="\n", extrasaction="ignore")
     writer.writeheader()
     for row in rows:
         writer.writerow({key: _format(value) for key, value in row.items()})

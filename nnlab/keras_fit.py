@@ -148,8 +148,12 @@ class FiniteLossGuard(keras.callbacks.Callback):
             )
 
     def _fail(self, what):
-        rate = self.config.learning_rate
-        raise NnlabError(
-            f"{self.where}: {what}; the run diverged. Lower learning_rate (now {rate:g}), e.g. "
-            f"learning_rate={rate / 10:g}, or check the data's scale."
-        )
+        raise diverged(self.where, what, self.config.learning_rate)
+
+
+def diverged(where, what, learning_rate):
+    """The error for a run whose loss went non-finite or exploded (`what` says which, and when)."""
+    return NnlabError(
+        f"{where}: {what}; the run diverged. Lower learning_rate (now {learning_rate:g}), e.g. "
+        f"learning_rate={learning_rate / 10:g}, or check the data's scale."
+    )

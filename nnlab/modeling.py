@@ -26,6 +26,16 @@ def build(experiment, config):
     return model
 
 
+def prepare(experiment, config, splits, setup):
+    """The experiment's model, built and compiled under the setup's strategy and checked against the data."""
+    where = str(experiment.path)
+    with setup.strategy.scope():
+        model = build(experiment, config)
+        compile_model(model, config, setup.compile_options, where)
+    check_fits_data(model, splits, config, where)
+    return model
+
+
 def make_optimizer(config, where="config"):
     """The optimizer named by config.optimizer at config.learning_rate (and config.momentum, if it has one)."""
     settings = {"learning_rate": config.learning_rate}

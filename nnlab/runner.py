@@ -154,11 +154,7 @@ def train_model(experiment, config, splits, setup, run_dir, verbose, name="", pl
     """
     from nnlab import modeling, plots
 
-    where = str(experiment.path)
-    with setup.strategy.scope():
-        model = modeling.build(experiment, config)
-        modeling.compile_model(model, config, setup.compile_options, where)
-    modeling.check_fits_data(model, splits, config, where)
+    model = modeling.prepare(experiment, config, splits, setup)
     suffix = f"-{name}" if name else ""
     checkpoint_path = run_dir.file(checkpoint.FILE.replace(".", f"{suffix}."))
     initial_epoch = checkpoint.restore(model, checkpoint_path) if checkpoint_path.exists() else 0
@@ -191,13 +187,37 @@ def train_model(experiment, config, splits, setup, run_dir, verbose, name="", pl
     if splits.test is not None:
         job.metrics["test"] = evaluate(model, splits.test, config)
         print(f"test{suffix}: {format_metrics(job.metrics['test'])}", file=sys.stderr)
-    from nnlab import custom_loop
-
-    job.metrics.update(custom_loop.summarize(job))  # the module's optional summarize(job), e.g. least squares
+    job.metrics.update(module_summary(job))  # e.g. the least-squares answer beside a line fit's w and b
     save_model(model, run_dir.file(f"model{suffix}.keras"))
     if plot:
         plots.plot_history(job.history.path, run_dir.path, prefix=f"{name}-" if name else "")
     return job
+
+
+def module_summary(job):
+    """Entries for metrics.json from the experiment's optional `summarize(job)` hook ({} without one)."""
+    hook = job.experiment.optional("summarize")
+    if hook is None:
+        return {}
+    try:
+        extra = hook(job)
+    except NnlabError:
+        raise
+    except Exception as error:
+        raise NnlabError(
+            f"{job.where}: summarize(job) raised {type(error).__name__}: {error}. Fix the summary in the module."
+        ) from None
+    if not isinstance(extra, dict):
+        raise NnlabError(
+            f"{job.where}: summarize(job) must return a dict for metrics.json, got {type(extra).__name__}."
+        )
+    clash = sorted(set(extra) & set(job.metrics))
+    if clash:
+        raise NnlabError(
+            f"{job.where}: summarize(job) returned {', '.join(clash)}, which nnlab already writes to metrics.json; "
+            f"rename those keys."
+        )
+    return extra
 
 
 def _trainer_for(experiment):

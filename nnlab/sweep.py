@@ -113,11 +113,7 @@ class Sweep:
         from nnlab import modeling
 
         self.load_data()
-        where = str(self.experiment.path)
-        with self.setup.strategy.scope():
-            model = modeling.build(self.experiment, self.config)
-            modeling.compile_model(model, self.config, self.setup.compile_options, where)
-        modeling.check_fits_data(model, self.splits, self.config, where)
+        model = modeling.prepare(self.experiment, self.config, self.splits, self.setup)
         x, y = (np.asarray(array)[: self.config.batch_size] for array in self.splits.train)
         logged = list(model.evaluate(x, y, verbose=0, return_dict=True))
         if self.splits.validation is not None:
@@ -129,8 +125,8 @@ class Sweep:
                 else ""
             )
             raise NnlabError(
-                f"{where}: objective '{self.objective}' is not a metric this experiment logs{hint}; it logs "
-                f"{', '.join(logged)}. Pass e.g. objective={logged[-1]}, or add the metric to Config.metrics."
+                f"{self.experiment.path}: objective '{self.objective}' is not a metric this experiment logs{hint}; "
+                f"it logs {', '.join(logged)}. Pass e.g. objective={logged[-1]}, or add the metric to Config.metrics."
             )
 
     def make_tuner(self, verbose):

@@ -6,15 +6,13 @@ nnlab_trial.json for epochs and timings, so any process (standalone tuner, distr
 can rebuild them.
 """
 
-import csv
 import dataclasses
-import io
 import math
 from pathlib import Path
 
 from nnlab import atomic, history
 from nnlab.tuning_state import better, read_trials
-from nnlab.tuning_trial import HISTORY, RECORD, read_history
+from nnlab.tuning_trial import HISTORY, RECORD
 
 TUNER_DIR = "tuner"  # keras-tuner's project: oracle.json, trial_*/
 
@@ -38,17 +36,17 @@ def refresh(sweep_dir, fields, objective, direction):
     failure = ""
     for trial_id, state in sorted(read_trials(project).items()):
         trial_dir = project / f"trial_{trial_id}"
-        epochs = read_history(trial_dir / HISTORY)
+        epochs = history.read_rows(trial_dir / HISTORY)
         record = _read_optional(trial_dir / RECORD)
         rows.append(_trial_row(trial_id, state, epochs, record, fields, objective, direction))
         long_rows += [{"trial_id": trial_id, **row} for row in epochs]
         if state.get("status") == "FAILED" and not failure:
             failure = _last_line(state.get("message") or "")
-    atomic.write_text(Path(sweep_dir) / "trials.csv", _csv(rows, list(rows[0]) if rows else _columns(fields)))
+    atomic.write_text(Path(sweep_dir) / "trials.csv", history.to_csv(rows, list(rows[0]) if rows else _columns(fields)))
     history_columns = ["trial_id"] + history.columns(
         [{k: v for k, v in r.items() if k != "trial_id"} for r in long_rows]
     )
-    atomic.write_text(Path(sweep_dir) / "history.csv", _csv(long_rows, history_columns))
+    atomic.write_text(Path(sweep_dir) / "history.csv", history.to_csv(long_rows, history_columns))
     counts = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
@@ -82,15 +80,6 @@ def _trial_row(trial_id, state, epochs, record, fields, objective, direction):
 
 def _columns(fields):
     return ["trial_id", "status", *fields, "best_objective", "last_objective", "best_epoch", "epochs_run", "seconds"]
-
-
-def _csv(rows, columns):
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({key: history._format(value) for key, value in row.items()})
-    return buffer.getvalue()
 
 
 def _read_optional(path):

@@ -6,7 +6,6 @@ resumes from its last finished epoch (nnlab.checkpoint, as for runs). keras_fit.
 (seed, e) alone, so a resumed trial repeats the batches a clean one would have seen.
 """
 
-import csv
 import ctypes
 import ctypes.util
 import gc
@@ -106,7 +105,7 @@ class SpineTuner(base_tuner.BaseTuner):
         tuner_values = trial.hyperparameters.values
         epochs = int(tuner_values.get("tuner/epochs", config.epochs))
         initial_epoch = int(tuner_values.get("tuner/initial_epoch", 0))
-        model = self._build(config)
+        model = modeling.prepare(sweep.experiment, config, sweep.splits, sweep.setup)
         if tuner_values.get("tuner/trial_id"):  # Hyperband continues a trial of the previous round
             model.load_weights(Path(self.get_trial_dir(tuner_values["tuner/trial_id"])) / "final.weights.h5")
         else:
@@ -149,15 +148,6 @@ class SpineTuner(base_tuner.BaseTuner):
         )
         saved_state.unlink(missing_ok=True)  # the record above marks the trial trained; a re-run would redo it exactly
         return best_metrics(history.rows, sweep.objective, sweep.direction)
-
-    def _build(self, config):
-        sweep = self.sweep
-        where = str(sweep.experiment.path)
-        with sweep.setup.strategy.scope():
-            model = modeling.build(sweep.experiment, config)
-            modeling.compile_model(model, config, sweep.setup.compile_options, where)
-        modeling.check_fits_data(model, sweep.splits, config, where)
-        return model
 
 
 def best_metrics(rows, objective, direction):
@@ -209,17 +199,6 @@ def _drop_custom_gradients():
 def save_weights(model, path):
     with atomic.replacing(path, suffix=".weights.h5") as tmp:
         model.save_weights(tmp)
-
-
-def read_history(path):
-    """Rows of a history.csv as {column: float} dicts ([] when there is none yet)."""
-    if not Path(path).exists():
-        return []
-    with open(path, newline="", encoding="utf-8") as handle:
-        rows = [{key: float(value) for key, value in row.items() if value != ""} for row in csv.DictReader(handle)]
-    for row in rows:
-        row["epoch"] = int(row["epoch"])
-    return rows
 
 
 def rss_mb():
