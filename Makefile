@@ -11,7 +11,7 @@ PYTEST_ARGS ?=
 WORKERS ?= 0
 RUNS ?=
 
-.PHONY: install run tune report bench test lint format list clean
+.PHONY: install run tune report bench profile test lint format list clean
 
 install: $(INSTALLED)
 
@@ -32,6 +32,9 @@ report: $(INSTALLED)
 
 bench: $(INSTALLED)
 	$(BIN)/python benchmarks/bench.py $(ARGS)
+
+profile: $(INSTALLED)
+	$(BIN)/python benchmarks/profile_steps.py $(ARGS)
 
 list: $(INSTALLED)
 	$(BIN)/nnlab list
