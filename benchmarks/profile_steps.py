@@ -28,10 +28,12 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import bench_output  # noqa: E402
 import keras  # noqa: E402
-import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
-from nnlab import fused_adam  # noqa: E402
+from nnlab import experiment as experiment_lib  # noqa: E402
+from nnlab import fused_adam, modeling  # noqa: E402
+
+EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 
 COLUMNS = ["benchmark", "variant", "steps", "batch", "xla", "seconds", "us_per_step", "repeats", "note"]
 
@@ -41,13 +43,18 @@ def main(argv=None):
     parser.add_argument("--only", default="linreg,mnist", help="comma-separated: linreg, mnist")
     parser.add_argument("--repeats", type=int, default=3, help="warm runs per row; the median is reported")
     parser.add_argument("--out", default="results/bench", help="output directory (default results/bench)")
+    parser.add_argument("--linreg-steps", type=int, default=5_000, dest="linreg_steps")
+    parser.add_argument("--mnist-examples", type=int, default=54_000, dest="mnist_examples", help="one epoch's worth")
     args = parser.parse_args(argv)
+    profiles = {
+        "linreg": lambda: linreg_rows(args.repeats, args.linreg_steps),
+        "mnist": lambda: mnist_rows(args.repeats, args.mnist_examples),
+    }
     rows = []
     for name in [name.strip() for name in args.only.split(",") if name.strip()]:
-        profile = {"linreg": linreg_rows, "mnist": mnist_rows}.get(name)
-        if profile is None:
+        if name not in profiles:
             parser.error(f"--only: unknown profile {name}; choose from linreg, mnist")
-        for row in profile(args.repeats):
+        for row in profiles[name]():
             rows.append(row)
             print(
                 f"{row['benchmark']:7} {row['variant']:46} {row['seconds']:7.3f} s  {row['us_per_step']:8.1f} us/step"
@@ -90,22 +97,19 @@ def row(benchmark, variant, steps, batch, xla, seconds, repeats, note=""):
     }
 
 
-def linreg_rows(repeats, points=100_000, steps=5_000, rate=1e-4):
-    rng = np.random.default_rng(0)
-    x_values = np.linspace(-3, 3, points)
-    column = tf.constant(x_values[:, None], tf.float32)  # (N, 1): what Dense(1) takes
-    targets = tf.constant((x_values + 1.2 * rng.uniform(size=points))[:, None], tf.float32)
+def linreg_rows(repeats, steps=5_000):
+    experiment = experiment_lib.load("linreg", EXPERIMENTS)
+    config = experiment.config({})
+    column, targets = (tf.constant(array) for array in experiment.module.make_data(config).train)  # (N, 1) each
     flat_x, flat_y = tf.reshape(column, [-1]), tf.reshape(targets, [-1])
+    points, rate = int(column.shape[0]), config.learning_rate
 
-    model = keras.Sequential([keras.Input(shape=(1,)), keras.layers.Dense(1)])
-    optimizer = keras.optimizers.SGD(rate)
+    model = experiment.module.build_model(config)
+    optimizer = modeling.make_optimizer(config)
     optimizer.build(model.trainable_variables)
 
-    def keras_step(i):  # experiments/linreg.py's train_step
-        with tf.GradientTape() as tape:
-            loss = keras.ops.mean(keras.ops.square(model(column, training=True) - targets))
-        gradients = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
+    def keras_step(i):  # experiments/linreg.py's own train_step
+        experiment.module.train_step(model, optimizer, column, targets)
 
     w, b = tf.Variable([[0.5]]), tf.Variable([0.0])
 
@@ -146,6 +150,8 @@ def linreg_rows(repeats, points=100_000, steps=5_000, rate=1e-4):
 def mnist_rows(repeats, examples=54_000):
     from nnlab.datasets import mnist
 
+    experiment = experiment_lib.load("mnist", EXPERIMENTS)
+    config = experiment.config({})
     arrays = mnist.load_arrays()
     images = tf.constant(arrays["x_train"][:examples].astype("float32") / 255.0)
     labels = tf.constant(arrays["y_train"][:examples].astype("int64"))
@@ -153,15 +159,7 @@ def mnist_rows(repeats, examples=54_000):
     plan = [(32, "forward"), (32, "gradients"), (32, "adam"), (32, "fused"), (32, "sgd"), (32, "fused-xla")]
     for batch, parts in plan + [(size, "fused") for size in (128, 512)]:
         keras.utils.set_random_seed(0)
-        model = keras.Sequential(
-            [
-                keras.Input(shape=(28, 28)),
-                keras.layers.Flatten(),
-                keras.layers.Dense(128, activation="relu"),
-                keras.layers.Dropout(0.2),
-                keras.layers.Dense(10, activation="softmax"),
-            ]
-        )
+        model = experiment.module.build_model(config)  # the seed MLP, as nnlab builds it
         optimizer = keras.optimizers.SGD(0.01) if parts == "sgd" else keras.optimizers.Adam(1e-3)
         if parts.startswith("fused"):
             fused_adam.fuse(optimizer)

@@ -71,3 +71,18 @@ def test_a_side_that_cannot_run_is_reported_not_fatal(bench, monkeypatch, tmp_pa
     assert row["status"].startswith("not available") and "BENCH_TORCH_PYTHON" in row["status"]
     summary = linreg.summarize([{**row, "repeat": 0}])
     assert summary[0]["ratio"] is None and summary[0]["passed"] == "not measured"
+
+
+def test_profile_writes_a_row_per_piece_of_each_step(monkeypatch, tmp_path):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import profile_steps
+
+    out = tmp_path / "bench"
+    rows = profile_steps.main(["--repeats", "1", "--linreg-steps", "20", "--mnist-examples", "2048", "--out", str(out)])
+    written = read(out / "profile.csv")
+    assert list(written[0]) == profile_steps.COLUMNS and len(written) == len(rows)
+    assert sorted({row["benchmark"] for row in written}) == ["linreg", "mnist"]
+    assert len({row["variant"] for row in written}) == len(written)  # every piece measured once
+    assert all(float(row["seconds"]) > 0 and float(row["us_per_step"]) > 0 for row in written)
+    assert {int(row["steps"]) for row in written if row["benchmark"] == "linreg"} == {20}
+    assert {int(row["steps"]) * int(row["batch"]) for row in written if row["benchmark"] == "mnist"} == {2048}
