@@ -98,3 +98,10 @@ def test_a_model_trained_with_it_saves_and_loads_as_keras_adam(tmp_path):
     assert type(loaded.optimizer) is keras.optimizers.Adam and not fused_adam.is_fused(loaded.optimizer)
     for got, want in zip(loaded.optimizer.variables, model.optimizer.variables, strict=True):
         np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+def test_the_runners_default_strategy_scope_keeps_it_fused():
+    from nnlab import devices
+
+    with devices.setup(0).strategy.scope():  # what modeling.prepare builds and compiles under on one device
+        assert fused_adam.is_fused(modeling.make_optimizer(Config()))
