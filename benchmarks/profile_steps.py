@@ -147,6 +147,16 @@ def linreg_rows(repeats, steps=5_000):
         yield row("linreg", name, steps, points, jit, timed_loop(body, steps, repeats, jit), repeats, note)
 
 
+MNIST_PARTS = {
+    "forward": "forward + loss only",
+    "gradients": "forward + gradients, no update",
+    "adam": "full step with Keras' Adam",
+    "fused": "full step with fused Adam (nnlab)",
+    "sgd": "full step with SGD instead of Adam",
+    "fused-xla": "full step with fused Adam, XLA-compiled",
+}
+
+
 def mnist_rows(repeats, examples=54_000):
     from nnlab.datasets import mnist
 
@@ -182,17 +192,9 @@ def mnist_rows(repeats, examples=54_000):
                 optimizer.apply_gradients(zip(gradients, model.trainable_variables, strict=True))
 
         jit = parts.endswith("-xla")
-        names = {
-            "forward": "forward + loss only",
-            "gradients": "forward + gradients, no update",
-            "adam": "full step with Keras' Adam",
-            "fused": "full step with fused Adam (nnlab)",
-            "sgd": "full step with SGD instead of Adam",
-            "fused-xla": "full step with fused Adam, XLA-compiled",
-        }
-        name = f"{names[parts]}, batch {batch}"
         seconds = timed_loop(step, steps, repeats, jit)
-        yield row("mnist", name, steps, batch, jit, seconds, repeats, "one epoch of 54,000 images")
+        name = f"{MNIST_PARTS[parts]}, batch {batch}"
+        yield row("mnist", name, steps, batch, jit, seconds, repeats, f"one epoch of {steps * batch:,} images")
 
 
 if __name__ == "__main__":

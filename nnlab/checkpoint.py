@@ -41,7 +41,7 @@ def restore(model, path):
     variables = _variables(model)
     try:
         with np.load(path, allow_pickle=False) as stored:
-            meta = json.loads(bytes(stored["meta"]).decode())
+            meta = _meta(stored)
             arrays = [stored[f"v{index}"] for index in range(len(meta["paths"]))]
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise NnlabError(
@@ -59,3 +59,13 @@ def restore(model, path):
     for variable, array in zip(variables, arrays, strict=True):
         variable.assign(array)
     return int(meta["next_epoch"])
+
+
+def resumes_at(path):
+    """The epoch a checkpoint file resumes from, read without a model."""
+    with np.load(path, allow_pickle=False) as stored:
+        return int(_meta(stored)["next_epoch"])
+
+
+def _meta(stored):
+    return json.loads(bytes(stored["meta"]).decode())

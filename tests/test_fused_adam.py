@@ -57,8 +57,7 @@ def test_sparse_gradients_take_keras_own_update():
 
 
 def test_fused_update_compiles_with_xla():
-    compiled, plain = keras.optimizers.Adam(0.01), keras.optimizers.Adam(0.01)
-    fused_adam.fuse(compiled)
+    plain, compiled = adam_pair(learning_rate=0.01)
     start = np.random.default_rng(1).normal(size=1000).astype("float32")
     variable = keras.Variable(start)
     compiled.build([variable])

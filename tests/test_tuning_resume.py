@@ -1,14 +1,12 @@
 """Kill a sweep mid-trial (SIGKILL) and run the same command again: finished trials stay, the killed trial resumes
 from its last epoch, and the result equals a sweep that was never interrupted."""
 
-import json
 import os
 import signal
 import subprocess
 import sys
 import time
 
-import numpy as np
 import pandas as pd
 import pytest
 
@@ -39,12 +37,6 @@ def epochs_done(path):
         return 0
 
 
-def saved_next_epoch(path):
-    """The epoch a checkpoint resumes from, read without building a model."""
-    with np.load(path, allow_pickle=False) as stored:
-        return json.loads(bytes(stored["meta"]).decode())["next_epoch"]
-
-
 def test_killed_sweep_resumes_and_matches_a_clean_one(tiny, results_dir):
     sweep_dir = tuning.plan("tiny", ARGS, results_dir).sweep_dir
     command = [sys.executable, "-m", "nnlab.cli", "--results", str(results_dir), "tune", "tiny", *ARGS]
@@ -60,7 +52,7 @@ def test_killed_sweep_resumes_and_matches_a_clean_one(tiny, results_dir):
     before = pd.read_csv(second)
     assert 1 <= len(before) < 4, "trial 1 finished before the kill; the test could not interrupt it"
     # The kill may land between an epoch's history row and its checkpoint: that epoch is redone on resume.
-    kept = saved_next_epoch(saved)
+    kept = checkpoint.resumes_at(saved)
     assert 1 <= kept <= len(before)
     first_record = atomic.read_json(sweep_dir / "tuner" / "trial_0" / "nnlab_trial.json")
     assert first_record["pid"] == process.pid

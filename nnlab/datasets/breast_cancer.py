@@ -7,22 +7,19 @@ standard deviation of the training split alone, so nothing about validation or t
 """
 
 import numpy as np
-from sklearn import datasets, model_selection
+from sklearn import datasets
 
 from nnlab import data
 from nnlab.data import Splits
+from nnlab.datasets._sklearn import fixed_test_split
 
 CLASS_NAMES = ("malignant", "benign")
-TEST_FRACTION = 0.2
-SPLIT_SEED = 0  # fixed, so that runs with different seeds are scored on the same test tumours
 
 
 def load(config):
     """Standardised float32 features and int64 labels (1 = benign), with train, validation and test splits."""
     bunch = datasets.load_breast_cancer()
-    x_train, x_test, y_train, y_test = model_selection.train_test_split(
-        bunch.data, bunch.target, test_size=TEST_FRACTION, stratify=bunch.target, random_state=SPLIT_SEED
-    )
+    x_train, x_test, y_train, y_test = fixed_test_split(bunch.data, bunch.target)
     splits = Splits(train=(x_train, y_train), test=(x_test, y_test), source="breast cancer (scikit-learn)")
     return standardised(data.with_validation(splits, config.validation_fraction, config.seed))
 
