@@ -1,6 +1,6 @@
 """What `benchmarks/bench.py` writes: bench.csv (one row per measurement), bench_summary.csv, bench.png, the table.
 
-Every file goes through nnlab.atomic, so an interrupted benchmark never leaves half a CSV.
+Every file goes through nnlab.results.atomic, so an interrupted benchmark never leaves half a CSV.
 """
 
 import csv
@@ -8,7 +8,7 @@ import io
 import math
 import statistics
 
-from nnlab import atomic
+from nnlab.results import atomic
 
 MEASUREMENT_COLUMNS = [
     "benchmark",

@@ -1,4 +1,4 @@
-"""The nnlab side of each benchmark: the real `nnlab.runner.run`, its figures read back from the run directory.
+"""The nnlab side of each benchmark: the real `nnlab.train.runner.run`, its figures read back from the run directory.
 
 Each function trains one experiment in a temporary results directory and returns the same keys as the matching
 seed program, so the harness can put them side by side:
@@ -20,7 +20,8 @@ from pathlib import Path
 import numpy as np
 
 from nnlab import experiment as experiment_lib
-from nnlab import linear_fit, runner
+from nnlab.reference import linear_fit
+from nnlab.train import runner
 
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 

@@ -12,7 +12,7 @@ linreg: 5,000 full-batch steps on 100,000 points, XLA-compiled as nnlab's custom
 experiment's own step (Keras Dense(1), SGD), the same math hand-written on (N, 1) tensors, the same math on flat
 (N,) vectors, and the kernels the (N, 1) gradients compile to, each alone.
 mnist: one epoch of 54,000 images in batches of 32 (1,687 steps), the seed model. Rows: forward only, forward
-and gradients, the full step with Keras' Adam, with nnlab's fused Adam (nnlab.fused_adam), with SGD, XLA-compiled,
+and gradients, the full step with Keras' Adam, with nnlab's fused Adam (nnlab.train.fused_adam), with SGD, XLA-compiled,
 and with larger batches (same examples, fewer steps), which separates the fixed cost per step from the cost per
 example. Keras' fit adds its metrics, data pipeline and callbacks on top of these loops.
 Writes results/bench/profile.csv (or --out).
@@ -31,7 +31,10 @@ import keras  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 from nnlab import experiment as experiment_lib  # noqa: E402
-from nnlab import fused_adam, modeling  # noqa: E402
+from nnlab.train import (
+    fused_adam,  # noqa: E402
+    modeling,  # noqa: E402
+)
 
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 

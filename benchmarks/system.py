@@ -19,9 +19,9 @@ REPO = Path(__file__).resolve().parent.parent
 
 
 def tuning_missing():
-    """Why sweeps cannot be measured (nnlab.tuning absent), or None."""
-    if importlib.util.find_spec("nnlab.tuning") is None:
-        return "not available: nnlab.tuning is missing"
+    """Why sweeps cannot be measured (nnlab.sweeps.tuning absent), or None."""
+    if importlib.util.find_spec("nnlab.sweeps.tuning") is None:
+        return "not available: nnlab.sweeps.tuning is missing"
     return None
 
 

@@ -18,8 +18,8 @@ import tensorflow as tf
 from keras import layers
 
 import nnlab
-from nnlab import linear_fit
 from nnlab.data import Splits
+from nnlab.reference import linear_fit
 
 
 @dataclasses.dataclass(frozen=True)

@@ -25,7 +25,7 @@ class Config(nnlab.Config):
     width: int = 64
     optimizer: str = "adam"
     learning_rate: float = 1e-3
-    momentum: float = 0.0  # used by sgd and rmsprop (nnlab.modeling.make_optimizer)
+    momentum: float = 0.0  # used by sgd and rmsprop (nnlab.train.modeling.make_optimizer)
     loss: str = "sparse_categorical_crossentropy"
     metrics: tuple[str, ...] = ("accuracy",)
     epochs: int = 10

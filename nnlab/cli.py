@@ -55,7 +55,7 @@ def _dispatch(args):
             print(f"{name:16} {summary}")
         return 0
     if args.command == "tune":
-        from nnlab import tuning
+        from nnlab.sweeps import tuning
 
         result = tuning.tune(args.experiment, args.overrides, results_dir=args.results, workers=args.workers)
         print(f"sweep written to {result.sweep_dir}")
@@ -66,7 +66,7 @@ def _dispatch(args):
         paths = report.build(args.results, experiment=args.experiment, runs=args.runs)
         print("report written to " + " and ".join(map(str, paths)))
         return 0
-    from nnlab import runner
+    from nnlab.train import runner
 
     result = runner.run(args.experiment, args.overrides, results_dir=args.results, resume=args.resume)
     print(f"run written to {result.run_dir}")

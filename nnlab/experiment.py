@@ -9,8 +9,8 @@ The contract an experiment module meets (see experiments/mnist.py):
   - optional `train_step(model, optimizer, x, y)`: a hand-written GradientTape step, when the loop is the lesson.
   - optional `track(model)`: extra per-epoch history columns (e.g. w and b of a line fit), for custom loops.
   - optional `summarize(job)`: extra entries for metrics.json (e.g. the least-squares answer beside w and b).
-  - optional `FIGURES`: names of extra figures from `nnlab.figures` to draw after training.
-  - optional `VARIANTS`: {variant name: config overrides} makes the run a study (nnlab.study): one model per
+  - optional `FIGURES`: names of extra figures from `nnlab.train.figures` to draw after training.
+  - optional `VARIANTS`: {variant name: config overrides} makes the run a study (nnlab.train.study): one model per
     variant, trained from the same seed into one run directory with one combined figure.
 """
 
@@ -102,7 +102,7 @@ def _check_contract(module, path):
         )
     if not callable(getattr(module, "build_model", None)):
         raise NnlabError(f"{path} must define build_model(config) returning a Keras model (see experiments/mnist.py).")
-    from nnlab import figures
+    from nnlab.train import figures
 
     unknown = [name for name in getattr(module, "FIGURES", ()) if name not in figures.names()]
     if unknown:

@@ -6,7 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nnlab import NnlabError, custom_loop, devices, rundir, runner
+from nnlab import NnlabError
+from nnlab.results import rundir
+from nnlab.train import custom_loop, devices, runner
 
 STEPPED = """
     import dataclasses

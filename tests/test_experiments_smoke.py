@@ -5,7 +5,7 @@ import json
 import pytest
 
 from nnlab import experiment as experiment_lib
-from nnlab import runner
+from nnlab.train import runner
 from tests.conftest import EXPERIMENTS
 
 SMOKE = {"epochs": 1, "limit_examples": 512}

@@ -1,4 +1,4 @@
-"""nnlab.fused_adam: TensorFlow's fused Adam kernel must compute exactly what Keras' Adam computes."""
+"""nnlab.train.fused_adam: TensorFlow's fused Adam kernel must compute exactly what Keras' Adam computes."""
 
 import dataclasses
 
@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import nnlab
-from nnlab import fused_adam, modeling
+from nnlab.train import fused_adam, modeling
 
 
 def adam_pair(**settings):
@@ -100,7 +100,7 @@ def test_a_model_trained_with_it_saves_and_loads_as_keras_adam(tmp_path):
 
 
 def test_the_runners_default_strategy_scope_keeps_it_fused():
-    from nnlab import devices
+    from nnlab.train import devices
 
     with devices.setup(0).strategy.scope():  # what modeling.prepare builds and compiles under on one device
         assert fused_adam.is_fused(modeling.make_optimizer(Config()))

@@ -7,9 +7,9 @@ import pandas as pd
 import pytest
 
 from nnlab import experiment as experiment_lib
-from nnlab import modeling, runner
 from nnlab.datasets import breast_cancer, digits
-from nnlab.figures import activation_functions, confusion_matrix, init_statistics
+from nnlab.train import modeling, runner
+from nnlab.train.figures import activation_functions, confusion_matrix, init_statistics
 from tests.conftest import EXPERIMENTS
 
 
@@ -55,7 +55,7 @@ def test_digits_are_scaled_images_with_a_fixed_test_split():
 
 def test_activation_derivatives_are_the_textbook_ones():
     z = np.linspace(-4, 4, 81)
-    curves = activation_functions.curves(z)
+    curves = activation_functions.activation_curves(z)
     sigmoid, tanh = 1 / (1 + np.exp(-z)), np.tanh(z)
     np.testing.assert_allclose(curves["sigmoid"][0], sigmoid, atol=1e-12)
     np.testing.assert_allclose(curves["sigmoid"][1], sigmoid * (1 - sigmoid), atol=1e-12)

@@ -6,8 +6,10 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from nnlab import devices, figures, linear_fit, rundir, runner
 from nnlab import experiment as experiment_lib
+from nnlab.reference import linear_fit
+from nnlab.results import rundir
+from nnlab.train import devices, figures, runner
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 from nnlab import NnlabError
-from nnlab import numpy_reference as reference
+from nnlab.reference import numpy_mlp as reference
 
 # (hidden activation, loss, layer sizes): classifiers, a regressor, and a single (linear) neuron.
 CASES = [

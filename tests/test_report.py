@@ -17,7 +17,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from nnlab import NnlabError, cli, report, runner
+from nnlab import NnlabError, cli, report
+from nnlab.train import runner
 from tests import browser
 
 CLASSIFIER = """
@@ -294,7 +295,7 @@ def _damaged_copies(run):
 
 
 def _write_sweep(path, trial_runs):
-    """A finished sweep in nnlab.tuning's format from real runs ({trial id: run dir}), plus one failed trial."""
+    """A finished sweep in nnlab.sweeps.tuning's format from real runs ({trial id: run dir}), plus one failed trial."""
     path.mkdir(parents=True)
     rows, histories, configs = [], [], {}
     for trial_id, run_dir in trial_runs.items():
@@ -320,7 +321,7 @@ def _write_sweep(path, trial_runs):
         "objective": {"name": "val_accuracy", "value": best["best_objective"]},
     }))  # fmt: skip
     (path / "sweep.json").write_text(json.dumps(_sweep_spec(path.name, "done", 2, 1, best["trial_id"])))
-    from nnlab import report_figures
+    from nnlab.report import figures as report_figures
 
     (path / "trial_curves.png").write_bytes(report_figures.trial_curves(long, "val_accuracy", "trial curves"))
     return path

@@ -4,8 +4,12 @@ import json
 
 import pytest
 
-from nnlab import report, report_data, report_figures, report_runs, report_sweeps
-from nnlab.history import HistoryFile
+from nnlab import report
+from nnlab.report import figures as report_figures
+from nnlab.report import read as report_data
+from nnlab.report import runs as report_runs
+from nnlab.report import sweeps as report_sweeps
+from nnlab.results.history import HistoryFile
 
 RUN_ID = "20261123-094002-e75c10"
 
@@ -70,7 +74,7 @@ def test_study_run_reads_variants_and_speaks_by_its_best(tmp_path):
     for name, loss in (("adam", 0.5), ("sgd", 2.0)):
         write_history(run / f"history-{name}.csv", epochs(2, loss))
         variants[name] = {"epochs_run": 2, "final": epochs(2, loss)[-1], "train_seconds": 1.0, "test": {"loss": loss}}
-    best = {"variant": "adam", "by": "test loss", "value": 0.5, "overrides": {}}  # as nnlab.study writes it
+    best = {"variant": "adam", "by": "test loss", "value": 0.5, "overrides": {}}  # as nnlab.train.study writes it
     write(run / "metrics.json", json.dumps({"status": "done", "variants": variants, "best": best}))
     record = report_data.read_run("study", run)
     assert record.problems == [], "a study has no history.csv by design"

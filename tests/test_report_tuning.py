@@ -1,11 +1,12 @@
-"""The report over a real sweep written by nnlab.tuning (2 trials on tiny data), not a hand-made sweep directory."""
+"""The report over a real sweep written by nnlab.sweeps.tuning (2 trials on tiny data), not a hand-made sweep."""
 
 import json
 import re
 
 import pandas as pd
 
-from nnlab import report, tuning
+from nnlab import report
+from nnlab.sweeps import tuning
 from tests._tuning_tiny import TINY
 
 

@@ -17,7 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nnlab import NnlabError, checkpoint, runner
+from nnlab import NnlabError
+from nnlab.results import checkpoint
+from nnlab.train import runner
 
 STEADY = """
     import dataclasses

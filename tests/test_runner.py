@@ -7,7 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from nnlab import NnlabError, rundir, runner
+from nnlab import NnlabError
+from nnlab.results import rundir
+from nnlab.train import runner
 
 TINY = """
     import dataclasses

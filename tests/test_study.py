@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 
 import nnlab
-from nnlab import NnlabError, modeling, runner, study
+from nnlab import NnlabError
+from nnlab.train import modeling, runner, study
 
 STUDY = """
     import dataclasses

@@ -6,7 +6,9 @@ import textwrap
 import pandas as pd
 import pytest
 
-from nnlab import NnlabError, runner, search_space, tuning
+from nnlab import NnlabError, search_space
+from nnlab.sweeps import tuning
+from nnlab.train import runner
 from tests._tuning_tiny import TINY
 
 

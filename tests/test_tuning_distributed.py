@@ -10,7 +10,7 @@ import sys
 import pandas as pd
 import pytest
 
-from nnlab import tuning
+from nnlab.sweeps import tuning
 from tests._tuning_tiny import TINY
 from tests.test_tuning_resume import epochs_done, wait_for
 

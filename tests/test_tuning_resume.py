@@ -10,7 +10,8 @@ import time
 import pandas as pd
 import pytest
 
-from nnlab import atomic, checkpoint, tuning
+from nnlab.results import atomic, checkpoint
+from nnlab.sweeps import tuning
 from tests._tuning_tiny import TINY
 
 ARGS = ["max_trials=2", "epochs=4", "examples=3000"]

@@ -22,9 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from nnlab import atomic
 from nnlab.data import Splits
 from nnlab.errors import NnlabError
+from nnlab.results import atomic
 
 log = logging.getLogger(__name__)
 

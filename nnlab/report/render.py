@@ -1,0 +1,175 @@
+"""Render the report's blocks (nnlab.report.blocks) as one self-contained HTML page or as Markdown.
+
+The HTML embeds every image as a data: URI and has no script, so it opens offline from anywhere. The Markdown
+links images under `report_files/`, which the caller writes beside it. Both start with the same table of contents,
+linked by GitHub's heading anchors so the Markdown's links work on a Git host too.
+"""
+
+import base64
+import html
+import re
+
+from nnlab.report import blocks as doc
+
+CONTENTS_LEVELS = (2, 3)
+LONG_CELL = 32  # characters; longer cells (notes, commands, paths) may break anywhere, others only at spaces
+STYLE = """
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1280px;
+       padding: 0 1.5em; color: #1b1f24; }
+h1 { border-bottom: 2px solid #d0d7de; padding-bottom: .3em; }
+h2 { border-bottom: 1px solid #d0d7de; padding-bottom: .2em; margin-top: 2.2em; }
+h3 { margin-top: 1.6em; } h4 { margin-top: 1.2em; color: #424a53; }
+.scroll { overflow-x: auto; margin: .6em 0 1em; }
+table { border-collapse: collapse; font-size: 12.5px; }
+caption { caption-side: bottom; text-align: left; color: #57606a; padding-top: .3em; }
+th, td { border: 1px solid #d0d7de; padding: 3px 7px; text-align: left; vertical-align: top; }
+th { background: #f6f8fa; position: sticky; top: 0; }
+td { font-variant-numeric: tabular-nums; } td:first-child { white-space: nowrap; }
+td.text { min-width: 12em; max-width: 32em; overflow-wrap: anywhere; }
+tr:nth-child(even) td { background: #fbfcfd; }
+td.done { color: #1a7f37; } td.failed { color: #cf222e; font-weight: 600; } td.missing { color: #9a6700; }
+td.running, td.unknown { color: #9a6700; }
+td.best { font-weight: 700; background: #dafbe1 !important; }
+.note { background: #fff8c5; border-left: 4px solid #d4a72c; padding: .4em .8em; }
+pre { background: #f6f8fa; padding: .6em .9em; overflow-x: auto; }
+figure { margin: 1em 0 1.6em; } figure img { max-width: 100%; border: 1px solid #eaeef2; }
+figcaption { color: #57606a; font-size: 12.5px; }
+nav ul { margin: .3em 0; } nav li { margin: .1em 0; }
+"""
+
+
+def github_anchor(text):
+    """The id GitHub gives a Markdown heading: lower case, punctuation dropped, spaces made '-'."""
+    return re.sub(r"[^\w\- ]", "", text.strip().lower()).replace(" ", "-")
+
+
+def anchors(blocks):
+    """{id(heading): anchor} with GitHub's numbering of repeats ('runs', 'runs-1', ...), so links work in both."""
+    seen, result = {}, {}
+    for block in blocks:
+        if isinstance(block, doc.Heading):
+            base = github_anchor(block.text)
+            result[id(block)] = f"{base}-{seen[base]}" if base in seen else base
+            seen[base] = seen.get(base, 0) + 1
+    return result
+
+
+def contents(blocks, ids):
+    """[(level, text, anchor)] for the headings listed in the table of contents."""
+    return [
+        (block.level, block.text, ids[id(block)])
+        for block in blocks
+        if isinstance(block, doc.Heading) and block.level in CONTENTS_LEVELS
+    ]
+
+
+def to_html(title, blocks):
+    parts = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta name="viewport" content="width=device-width, initial-scale=1">',
+        f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>",
+        f"<h1>{_e(title)}</h1>",
+    ]
+    blocks = list(blocks)
+    ids = anchors(blocks)
+    entries = contents(blocks, ids)
+    if entries:
+        items = "".join(
+            f'<li style="margin-left:{(level - 2) * 1.5}em"><a href="#{anchor}">{_e(text)}</a></li>'
+            for level, text, anchor in entries
+        )
+        parts.append(f"<nav><strong>Contents</strong><ul>{items}</ul></nav>")
+    parts += [_html_block(block, ids) for block in blocks]
+    parts.append("</body></html>\n")
+    return "\n".join(parts)
+
+
+def _html_block(block, ids):
+    if isinstance(block, doc.Heading):
+        return f'<h{block.level} id="{ids[id(block)]}">{_e(block.text)}</h{block.level}>'
+    if isinstance(block, doc.Text):
+        return f"<p>{_inline_code(_e(block.text))}</p>"
+    if isinstance(block, doc.Note):
+        return f'<p class="note">{_inline_code(_e(block.text))}</p>'
+    if isinstance(block, doc.Code):
+        return f"<pre><code>{_e(block.text)}</code></pre>"
+    if isinstance(block, doc.Figure):
+        source = f"data:{block.mime};base64,{base64.b64encode(block.data).decode('ascii')}"
+        return (
+            f'<figure><img src="{source}" alt="{_e(block.caption)}" loading="eager">'
+            f"<figcaption>{_e(block.caption)}</figcaption></figure>"
+        )
+    if isinstance(block, doc.Table):
+        head = "".join(f"<th>{_e(column)}</th>" for column in block.columns)
+        body = "".join("<tr>" + "".join(_html_cell(cell) for cell in row) + "</tr>" for row in block.rows)
+        caption = f"<caption>{_e(block.caption)}</caption>" if block.caption else ""
+        return f'<div class="scroll"><table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
+    raise TypeError(f"unknown report block {type(block).__name__}")
+
+
+def _html_cell(cell):
+    cell = cell if isinstance(cell, doc.Cell) else doc.Cell(str(cell))
+    text = f'<a href="{_e(cell.href)}">{_e(cell.text)}</a>' if cell.href else _e(cell.text)
+    classes = [re.sub(r"[^a-z-]", "", cell.style.lower())]
+    if len(cell.text) > LONG_CELL:
+        classes.append("text")
+    css = " ".join(name for name in classes if name)
+    return f'<td class="{css}">{text}</td>' if css else f"<td>{text}</td>"
+
+
+def to_markdown(title, blocks, files_dir):
+    """Markdown for `blocks`; figures are linked as `<files_dir>/<figure name>` (written by the caller)."""
+    blocks = list(blocks)
+    lines = [f"# {title}", ""]
+    entries = contents(blocks, anchors(blocks))
+    if entries:
+        lines += ["**Contents**", ""]
+        lines += [f"{'  ' * (level - 2)}- [{text}](#{anchor})" for level, text, anchor in entries]
+        lines.append("")
+    for block in blocks:
+        lines += _markdown_block(block, files_dir) + [""]
+    return "\n".join(lines)
+
+
+def _markdown_block(block, files_dir):
+    if isinstance(block, doc.Heading):
+        return ["#" * block.level + " " + block.text]
+    if isinstance(block, doc.Text):
+        return [block.text]
+    if isinstance(block, doc.Note):
+        return [f"> **Note:** {block.text}"]
+    if isinstance(block, doc.Code):
+        return ["```", block.text, "```"]
+    if isinstance(block, doc.Figure):
+        return [f"![{_md_text(block.caption)}]({files_dir}/{block.name})", "", f"*{_md_text(block.caption)}*"]
+    if isinstance(block, doc.Table):
+        lines = [
+            "| " + " | ".join(_md_text(column) for column in block.columns) + " |",
+            "|" + "---|" * len(block.columns),
+        ]
+        lines += ["| " + " | ".join(_md_cell(cell) for cell in row) + " |" for row in block.rows]
+        return lines + (["", f"*{_md_text(block.caption)}*"] if block.caption else [])  # a blank line ends a table
+    raise TypeError(f"unknown report block {type(block).__name__}")
+
+
+def _md_cell(cell):
+    if not isinstance(cell, doc.Cell):
+        return _md_text(cell)
+    text = _md_text(cell.text)
+    text = f"[{text}]({cell.href})" if cell.href else text
+    return f"**{text}**" if cell.style in ("best", "failed") else text
+
+
+def _md_text(value):
+    # A pipe would end the table cell and a newline the row; brackets would end an image's alt text.
+    return re.sub(r"\s*\n\s*", " ", str(value)).replace("|", "\\|").replace("]", "\\]").replace("[", "\\[")
+
+
+def _e(value):
+    return html.escape(str(value), quote=True)
+
+
+def _inline_code(escaped):
+    """`text` in backticks as <code>, matching what Markdown shows."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", escaped)

@@ -1,0 +1,63 @@
+"""The report's reproducibility table: what each run's env.json says about how to get the same result again."""
+
+from nnlab.report import blocks as doc
+
+COLUMNS = ["run", "seed", "git commit", "dirty", "device", "tensorflow", "keras", "numpy", "python", "command"]
+
+
+def table(runs):
+    """One row per run from its env.json: versions, device, seed, git commit and whether the tree was dirty."""
+    rows = []
+    for run in runs:
+        env = run.env
+        if not env:
+            rows.append([run.run_id, doc.Cell("no env.json", "missing")] + [""] * (len(COLUMNS) - 2))
+            continue
+        rows.append(
+            [
+                run.run_id,
+                doc.plain(env.get("seed", run.config.get("seed"))),
+                (env.get("git_commit") or "")[:12] or "not a git checkout",
+                dirty(env.get("git_dirty")),
+                device(env),
+                doc.plain(env.get("tensorflow")),
+                doc.plain(env.get("keras")),
+                doc.plain(env.get("numpy")),
+                doc.plain(env.get("python")),
+                _command(env.get("command")),
+            ]
+        )
+    return doc.Table(
+        COLUMNS,
+        rows,
+        caption="Dirty: the git tree had uncommitted changes, so the commit alone does not reproduce the run.",
+    )
+
+
+def device(env):
+    """'CPU', or 'GPU: <names>' from env.json's devices record; '' when unknown."""
+    devices = env.get("devices") if isinstance(env.get("devices"), dict) else {}
+    used = str(devices.get("used", ""))
+    if used == "GPU":
+        names = [_gpu_name(detail) for detail in devices.get("gpu_details") or []]
+        names = [name for name in names if name] or list(devices.get("gpus") or [])
+        return f"GPU: {', '.join(dict.fromkeys(names))}" if names else "GPU"
+    if used and env.get("deterministic_ops"):
+        return f"{used} (deterministic ops)"
+    return used
+
+
+def dirty(value):
+    if value is None:
+        return doc.Cell("unknown", "missing")
+    return doc.Cell("dirty", "failed") if value else doc.Cell("clean", "done")
+
+
+def _gpu_name(detail):
+    return str(detail.get("device_name", "")) if isinstance(detail, dict) else ""
+
+
+def _command(argv):
+    if isinstance(argv, list):
+        return " ".join(str(part) for part in argv)[:200]
+    return doc.plain(argv)

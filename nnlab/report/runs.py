@@ -1,0 +1,236 @@
+"""The report's section for one experiment's runs: the table newest first, latest and best curves, figures, studies.
+
+Reads only the Run records (nnlab.report.read); every cell tolerates a missing file, so a failed or
+half-written run is a row that says so rather than a gap or a crash.
+"""
+
+from nnlab.plots import curves
+from nnlab.report import blocks as doc
+from nnlab.report import figures as report_figures
+from nnlab.report import repro as report_repro
+
+STUDY_COMPARISON = "comparison.png"  # nnlab.train.study's overlay of its variants' curves
+
+# How "best" is decided, in order of preference: the first measure any run of the experiment has wins.
+BEST_BY = (
+    ("test", "accuracy", max, "highest test accuracy"),
+    ("final", "val_accuracy", max, "highest final validation accuracy"),
+    ("test", "loss", min, "lowest test loss"),
+    ("final", "val_loss", min, "lowest final validation loss"),
+    ("final", "loss", min, "lowest final training loss"),
+)
+
+
+def section(experiment):
+    """Blocks for one experiment's runs: summary, runs table, curves, the experiment's own figures, studies."""
+    runs = experiment.runs
+    best, criterion = best_run(runs)
+    blocks = [doc.Text(summary(runs, best, criterion, len(experiment.sweeps)))]
+    if not runs:
+        return blocks
+    blocks += [doc.Heading(3, "Runs (newest first)"), runs_table(runs, best)]
+    latest = next((run for run in runs if run.history is not None and len(run.history)), None)
+    shown = list(dict.fromkeys(run for run in (latest, best) if run is not None))
+    image = report_figures.curves(
+        [(f"{role(run, latest, best)} {run.run_id}", run.history) for run in shown],
+        f"{experiment.name}: learning curves of the latest and best run",
+    )
+    if image:
+        caption = "Dashed: training; solid: validation. " + "; ".join(
+            f"{role(run, latest, best)}: {run.run_id}" for run in shown
+        )
+        blocks += [
+            doc.Heading(3, "Learning curves: latest and best run"),
+            doc.Figure(doc.file_name(experiment.name, "curves-latest-best.png"), image, caption),
+        ]
+    latest_done = next((run for run in runs if run.status == "done"), None)
+    for run in dict.fromkeys(run for run in (latest_done, best) if run is not None):
+        blocks += experiment_figures(run, role(run, latest_done, best))
+    study = next((run for run in runs if run.variants), None)
+    if study is not None:
+        blocks += study_blocks(study)
+    return blocks
+
+
+def reproducibility(runs):
+    return [doc.Heading(3, "Reproducibility"), report_repro.table(runs)] if runs else []
+
+
+def best_run(runs):
+    """(best run, how it was chosen) by the first BEST_BY measure that any run has; (None, "") if none."""
+    for group, metric, pick, description in BEST_BY:
+        scored = [(value, run) for run in runs if (value := measure(run, group, metric)) is not None]
+        if scored:
+            return pick(scored, key=lambda pair: pair[0])[1], description
+    return None, ""
+
+
+def measure(run, group, metric):
+    """A finite number from the run's test or final metrics, or None."""
+    value = (run.test if group == "test" else run.final if run.metrics else {}).get(metric)
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return value if value == value and abs(value) != float("inf") else None
+
+
+def runs_table(runs, best=None):
+    names = metric_names(runs)
+    tests = list(dict.fromkeys(name for run in runs for name in run.test))
+    columns = ["run", "started", "status", "overrides", "epochs"]
+    columns += [f"{prefix}{name}" for name in names for prefix in ("train ", "val ")]
+    columns += [f"test {name}" for name in tests] + ["wall time", "device", "notes"]
+    rows = []
+    for run in runs:
+        final = run.final
+        row = [
+            doc.Cell(run.run_id + (" (best)" if run is best else ""), "best" if run is best else "", href(run)),
+            run.started.strftime("%Y-%m-%d %H:%M:%S") if run.started else "",
+            status_cell(run),
+            overrides_text(run),
+            epochs(run),
+        ]
+        row += [doc.number(final.get(prefix + name)) for name in names for prefix in ("", "val_")]
+        row += [doc.number(run.test.get(name)) for name in tests]
+        row += [doc.seconds(wall_seconds(run)), report_repro.device(run.env), notes(run)]
+        rows.append(row)
+    return doc.Table(columns, rows)
+
+
+def metric_names(runs):
+    """Base metric names across the runs' final rows (loss first), without epoch/time columns."""
+    names = [key.removeprefix("val_") for run in runs for key in run.final if key not in curves.NOT_METRICS]
+    return sorted(dict.fromkeys(names), key=lambda name: name != "loss")
+
+
+def summary(runs, best, criterion, sweeps):
+    counts = {}
+    for run in runs:
+        counts[run.status] = counts.get(run.status, 0) + 1
+    text = doc.count(len(runs), "run") + " (" + ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    text = (text + ")" if runs else "No runs") + (f"; {doc.count(sweeps, 'sweep')}." if sweeps else ".")
+    if best is not None:
+        text += f" Best run: {best.run_id} ({criterion})."
+    return text
+
+
+def status_cell(run):
+    text = run.status
+    if run.status == "done" and run.problems:
+        text = "done, incomplete"
+    elif run.status == "running" and run.updated:
+        text = f"running (last update {run.updated})"
+    return doc.Cell(text, "failed" if "incomplete" in text or run.status == "failed" else run.status)
+
+
+def overrides_text(run):
+    if not run.config and not run.overrides:
+        return ""  # no readable config.json: the notes column says so
+    return ", ".join(f"{key}={doc.plain(value)}" for key, value in run.overrides.items()) or "defaults"
+
+
+def notes(run):
+    parts = [run.message[:300]] if run.message else []
+    return "; ".join(parts + run.problems)
+
+
+def wall_seconds(run):
+    variants = run.metrics.get("variants") if isinstance(run.metrics.get("variants"), dict) else {}
+    seconds = [record.get("train_seconds") for record in variants.values() if isinstance(record, dict)]
+    if seconds and all(isinstance(value, (int, float)) for value in seconds):
+        return sum(seconds)  # a study trains every variant in turn
+    if "train_seconds" in run.summary:
+        return run.summary["train_seconds"]
+    if run.history is not None and "seconds" in run.history and len(run.history):
+        return float(run.history["seconds"].sum())  # epochs that finished, for runs that did not
+    return None
+
+
+def epochs(run):
+    done = run.summary.get("epochs_run", len(run.history) if run.history is not None else None)
+    planned = run.config.get("epochs")
+    return f"{doc.number(done)}/{doc.number(planned)}" if done is not None and planned else doc.number(done)
+
+
+def role(run, latest, best):
+    if run is latest and run is best:
+        return "latest and best"
+    return "latest" if run is latest else "best"
+
+
+def href(run):
+    """The run's directory, relative to the report (which sits in the results directory)."""
+    return f"{run.experiment}/{run.run_id}/"
+
+
+def experiment_figures(run, run_role):
+    """The run's own figures (not its learning curves); a GIF animation is shown by its last frame."""
+    curve_files = learning_curve_files(run)
+    figures = []
+    for path in run.images():
+        if path.name in curve_files:
+            continue
+        if run.variants and path.name == STUDY_COMPARISON:
+            continue  # shown in the study's own section
+        if path.suffix == ".gif":
+            data, name, caption = report_figures.gif_last_frame(path), f"{path.stem}-last-frame.png", "last frame of "
+        else:
+            data, name, caption = _bytes(path), path.name, ""
+        if data:
+            caption = f"{caption}{path.name} ({run_role} run {run.run_id})"
+            figures.append(doc.Figure(doc.file_name(run.experiment, run.run_id, name), data, caption))
+    if not figures:
+        return []
+    return [doc.Heading(3, f"Figures of the {run_role} run {run.run_id}"), *figures]
+
+
+def learning_curve_files(run):
+    """Names of the per-metric PNGs nnlab.plots.curves wrote for the run and each study variant (redrawn here)."""
+    tables = {"": run.history, **{f"{variant}-": table for variant, table in run.variants.items()}}
+    names = set()
+    for prefix, table in tables.items():
+        metrics = curves.metric_names(table) if table is not None else []
+        metrics += [key.removeprefix("val_") for key in run.final if key not in curves.NOT_METRICS]
+        names |= {f"{prefix}{metric}.png" for metric in metrics}
+    return names
+
+
+def study_blocks(run):
+    """A study run (several variants in one directory): each variant's final metrics, and their curves overlaid."""
+    tables = run.variants.values()
+    names = list(dict.fromkeys(name for table in tables if table is not None for name in curves.metric_names(table)))
+    columns = ["variant", "epochs"] + [f"{p}{name}" for name in names for p in ("", "val_")] + ["test", "seconds"]
+    stored_variants = run.metrics.get("variants") if isinstance(run.metrics.get("variants"), dict) else {}
+    rows = []
+    for variant, history in run.variants.items():
+        stored = stored_variants.get(variant) if isinstance(stored_variants.get(variant), dict) else {}
+        final = stored.get("final") if isinstance(stored.get("final"), dict) else {}
+        if not final and history is not None and len(history):
+            final = history.iloc[-1].to_dict()
+        test = stored.get("test") if isinstance(stored.get("test"), dict) else {}
+        epochs_run = stored.get("epochs_run", len(history) if history is not None else "")
+        label = doc.Cell(f"{variant} (best)", "best") if variant == run.best_variant else variant
+        row = [label, doc.number(epochs_run)] + [
+            doc.number(final.get(p + name)) for name in names for p in ("", "val_")
+        ]
+        rows.append(
+            row + [", ".join(f"{k} {doc.number(v)}" for k, v in test.items()), doc.seconds(stored.get("train_seconds"))]
+        )
+    best = run.metrics.get("best") if isinstance(run.metrics.get("best"), dict) else {}
+    caption = f"Best variant by {best['by']}." if best.get("by") else ""
+    blocks = [doc.Heading(3, f"Study {run.run_id}: variants"), doc.Table(columns, rows, caption=caption)]
+    # The study's own overlay when it drew one; drawn here for a study that stopped before it.
+    image = _bytes(run.path / STUDY_COMPARISON)
+    image = image or report_figures.curves(list(run.variants.items()), f"study {run.run_id}: variants")
+    if image:
+        name = doc.file_name(run.experiment, run.run_id, "variants.png")
+        blocks.append(doc.Figure(name, image, "Variants overlaid. Dashed: training; solid: validation."))
+    return blocks
+
+
+def _bytes(path):
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None

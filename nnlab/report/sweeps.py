@@ -1,0 +1,181 @@
+"""The report's section for one sweep: counts, the best config, trials sorted by objective, and its figures.
+
+The sweep's own PNGs (written by nnlab.sweeps.tuning) are embedded as they are; when a sweep stopped before writing
+one, the report draws it from trials.csv / history.csv instead, so a half-finished sweep still shows what it has.
+"""
+
+import json
+
+import pandas as pd
+
+from nnlab.report import blocks as doc
+from nnlab.report import figures as report_figures
+
+OBJECTIVE = "best_objective"  # trials.csv column holding each trial's best value of the sweep's objective
+NOT_PARAMETERS = {"trial_id", "status", OBJECTIVE, "last_objective", "best_epoch", "epochs_run", "seconds"}
+
+
+def section(sweep):
+    spec = sweep.spec
+    objective, direction = str(spec.get("objective", "objective")), str(spec.get("direction", "max"))
+    trials = sorted_trials(sweep.trials, direction)
+    best_trial = best_trial_id(sweep, trials)
+    blocks = [
+        doc.Heading(3, f"Sweep {sweep.sweep_id}"),
+        doc.Text(describe(sweep, objective, direction, trials)),
+    ]
+    if spec.get("message"):
+        blocks.append(doc.Note(f"Sweep message: {spec['message']}"))
+    if sweep.problems:
+        blocks.append(doc.Note("Incomplete sweep files: " + "; ".join(sweep.problems)))
+    blocks += best_config_blocks(sweep, objective)
+    if trials is not None and len(trials):
+        blocks += [doc.Heading(4, f"Trials by {objective} ({direction})"), trials_table(trials, best_trial)]
+    blocks += figures(sweep, trials, parameters(sweep, trials), objective, direction, best_trial)
+    return blocks
+
+
+def sorted_trials(trials, direction):
+    """Trials best first by objective; trials without one (failed, running) last."""
+    if trials is None or OBJECTIVE not in trials:
+        return trials
+    trials = trials.copy()
+    trials[OBJECTIVE] = pd.to_numeric(trials[OBJECTIVE], errors="coerce")
+    return trials.sort_values(OBJECTIVE, ascending=direction == "min", na_position="last", kind="stable")
+
+
+def best_trial_id(sweep, trials):
+    for value in (sweep.spec.get("best_trial"), sweep.best.get("trial_id")):
+        if value is not None and value != "":
+            return str(value)
+    if trials is not None and OBJECTIVE in trials and trials[OBJECTIVE].notna().any() and "trial_id" in trials:
+        return str(trials["trial_id"].iloc[0])
+    return None
+
+
+def counts(sweep, trials):
+    """{"COMPLETED": n, "FAILED": n, ...} from sweep.json, else counted from trials.csv."""
+    stored = sweep.spec.get("counts")
+    if isinstance(stored, dict) and stored:
+        return {str(key): value for key, value in stored.items()}
+    if trials is not None and "status" in trials:
+        return {str(key): int(value) for key, value in trials["status"].value_counts().items()}
+    return {}
+
+
+def describe(sweep, objective, direction, trials):
+    spec = sweep.spec
+    tally = counts(sweep, trials)
+    parts = [
+        f"Status: {spec.get('status', 'unknown')}",
+        f"{spec.get('algorithm', '?')} search, objective {objective} ({direction})",
+        f"{tally.get('COMPLETED', 0)} completed, {tally.get('FAILED', 0)} failed"
+        + "".join(f", {n} {key.lower()}" for key, n in tally.items() if key not in ("COMPLETED", "FAILED"))
+        + (f" of {spec['max_trials']} trials" if spec.get("max_trials") else ""),
+    ]
+    if spec.get("seconds") is not None:
+        parts.append(f"took {doc.seconds(spec['seconds'])}")
+    if spec.get("workers"):
+        parts.append(f"{spec['workers']} workers")
+    if spec.get("overrides"):
+        parts.append("fixed overrides " + ", ".join(f"{k}={doc.plain(v)}" for k, v in dict(spec["overrides"]).items()))
+    return "; ".join(parts) + "."
+
+
+def best_config_blocks(sweep, objective):
+    best = sweep.best
+    if not best:
+        return []
+    value = best.get("objective") if isinstance(best.get("objective"), dict) else {}
+    path = sweep.path / "best_config.json"
+    text = (
+        f"Best trial {best.get('trial_id', '?')}: {value.get('name', objective)} = {doc.number(value.get('value'))}. "
+        f'Re-run it with `make run EXP={sweep.experiment} ARGS="from={path}"`.'
+    )
+    overrides = best.get("overrides") if isinstance(best.get("overrides"), dict) else {}
+    return [
+        doc.Heading(4, "Best config"),
+        doc.Text(text),
+        doc.Code(json.dumps(overrides or best.get("config", {}), indent=2)),
+    ]
+
+
+def parameters(sweep, trials):
+    """The hyperparameters the sweep varied: sweep.json's search space, else trials.csv's other columns."""
+    space = sweep.spec.get("search_space")
+    if isinstance(space, dict) and space:
+        return list(space)
+    return [column for column in trials.columns if column not in NOT_PARAMETERS] if trials is not None else []
+
+
+def trials_table(trials, best_trial):
+    columns = list(trials.columns)
+    rows = []
+    for record in trials.to_dict("records"):
+        row = []
+        for column in columns:
+            value = record[column]
+            if column == "seconds":
+                row.append(doc.seconds(value))
+            else:  # numbers compact; text (trial ids such as "07") as written
+                row.append(doc.number(value) if _is_number(value) else str(value))
+        status = str(record.get("status", ""))
+        if best_trial is not None and str(record.get("trial_id")) == best_trial:
+            row[0] = doc.Cell(f"{row[0]} (best)", "best")
+        if "status" in columns:
+            row[columns.index("status")] = doc.Cell(status, "failed" if status == "FAILED" else status.lower())
+        rows.append(row)
+    return doc.Table(columns, rows)
+
+
+def figures(sweep, trials, params, objective, direction, best_trial):
+    """The sweep's figures: its own PNGs where it wrote them, otherwise drawn here from its CSVs."""
+    name = sweep.experiment, "sweep", sweep.sweep_id
+    has_trials = trials is not None and len(trials) > 0
+    wanted = [
+        (
+            "objective_vs_learning_rate.png",
+            f"{objective} against learning rate, one point per trial",
+            lambda: report_figures.objective_vs(trials, "learning_rate", OBJECTIVE, objective) if has_trials else None,
+        ),
+        (
+            "lr_width_heatmap.png",
+            f"{objective} over learning rate × width",
+            lambda: (
+                report_figures.heatmap(trials, "learning_rate", "width", OBJECTIVE, objective) if has_trials else None
+            ),
+        ),
+        (
+            "parallel_coordinates.png",
+            "All hyperparameters at once: one line per trial, coloured by objective, best in red",
+            lambda: (
+                report_figures.parallel_coordinates(trials, params, OBJECTIVE, direction, best_trial, objective)
+                if has_trials
+                else None
+            ),
+        ),
+        (
+            "trial_curves.png",
+            f"{objective} per epoch, one line per trial",
+            lambda: report_figures.trial_curves(sweep.history, objective, f"{objective} per trial"),
+        ),
+    ]
+    blocks = []
+    for file_name, caption, draw in wanted:
+        data = _bytes(sweep.path / file_name)
+        if data is None:
+            data, caption = draw(), f"{caption} (drawn by the report)"
+        if data:
+            blocks.append(doc.Figure(doc.file_name(*name, file_name), data, caption))
+    return ([doc.Heading(4, "Figures")] + blocks) if blocks else []
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _bytes(path):
+    try:
+        return path.read_bytes() or None
+    except OSError:
+        return None

@@ -1,0 +1,101 @@
+"""One fresh directory per run, `results/<exp>/<run-id>/`, and the small files that describe it.
+
+Run ids sort by start time and never collide: the id carries random bits and the directory is created with
+an exclusive mkdir, so two runs started in the same second get two directories.
+"""
+
+import dataclasses
+import datetime
+import os
+import secrets
+import socket
+import time
+from pathlib import Path
+
+from nnlab.errors import NnlabError
+from nnlab.results import atomic
+
+STATUS_FILE = "status.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class RunDir:
+    path: Path
+
+    @property
+    def run_id(self):
+        return self.path.name
+
+    def file(self, name):
+        return self.path / name
+
+    def set_status(self, status, message=None, **extra):
+        """Record running / done / failed (with the user-facing message) in status.json."""
+        record = {"status": status, "updated": _now(), "pid": os.getpid(), "host": socket.gethostname(), **extra}
+        if message:
+            record["message"] = message
+        atomic.write_json(self.file(STATUS_FILE), record)
+
+    def status(self):
+        return self._record().get("status", "unknown")
+
+    def _record(self):
+        try:
+            record = atomic.read_json(self.file(STATUS_FILE))
+        except (OSError, ValueError):
+            return {}
+        return record if isinstance(record, dict) else {}
+
+    def is_alive(self):
+        """True if the process that last wrote `running` still exists (on this host)."""
+        record = self._record()
+        if record.get("status") != "running" or record.get("host") != socket.gethostname():
+            return False
+        try:
+            os.kill(int(record["pid"]), 0)
+        except (KeyError, ValueError, TypeError, ProcessLookupError):
+            return False
+        except PermissionError:
+            return True
+        return True
+
+
+def create(results_dir, experiment_name):
+    """Make and return a new, empty run directory under results_dir/experiment_name."""
+    parent = Path(results_dir) / experiment_name
+    parent.mkdir(parents=True, exist_ok=True)
+    while True:
+        run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+        try:
+            (parent / run_id).mkdir()
+        except FileExistsError:
+            continue
+        return RunDir(parent / run_id)
+
+
+def unfinished(results_dir, experiment_name, config):
+    """The newest run of the experiment with exactly `config` that did not finish, or None.
+
+    Raises:
+      NnlabError: that run's process is still alive, so resuming it would mean two writers.
+    """
+    parent = Path(results_dir) / experiment_name
+    for path in sorted(parent.glob("*-*-*"), reverse=True):
+        run_dir = RunDir(path)
+        try:
+            same = atomic.read_json(run_dir.file("config.json"))["config"] == config
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        if not same or run_dir.status() == "done":
+            continue
+        if run_dir.is_alive():
+            raise NnlabError(
+                f"Run {path} with this config is still running (pid {run_dir._record().get('pid')}); wait for "
+                f"it or stop it before resuming, or drop --resume to start a separate run."
+            )
+        return run_dir
+    return None
+
+
+def _now():
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")

@@ -1,0 +1,116 @@
+"""keras-tuner's oracle for a sweep: chosen by algorithm name, saving its state atomically, resuming safely.
+
+keras-tuner 1.4.8 writes oracle.json and trial.json with a plain open() (a kill mid-write left a 0-byte file in
+25 of 40 tries) and, in distributed mode, leaves a finished trial listed as ongoing in oracle.json until the next
+save; reloading that would run the trial again. The oracle classes here fix both; `check_files` turns damage
+left by other tools into a clear error instead of a JSONDecodeError deep inside keras-tuner.
+"""
+
+import json
+import math
+from pathlib import Path
+
+from keras_tuner import oracles
+from keras_tuner.src.engine import oracle as oracle_module
+
+from nnlab.errors import NnlabError
+from nnlab.results import atomic
+
+ALGORITHMS = {
+    "random": oracles.RandomSearchOracle,
+    "grid": oracles.GridSearchOracle,
+    "bayesian": oracles.BayesianOptimizationOracle,
+    "hyperband": oracles.HyperbandOracle,
+}
+# Values Hyperband adds to a trial's hyperparameters; they are not config fields.
+TUNER_KEYS = {"tuner/epochs", "tuner/initial_epoch", "tuner/bracket", "tuner/round", "tuner/trial_id"}
+ENDED = {"COMPLETED", "FAILED"}
+
+
+def better(value, than, direction):
+    return value > than if direction == "max" else value < than
+
+
+class AtomicOracle:
+    """Mixed into keras-tuner's oracles: atomic state files, and ended trials never queued to run again."""
+
+    def save(self):
+        atomic.write_json(self._get_oracle_fname(), self.get_state())
+
+    def _save_trial(self, trial):
+        atomic.write_json(Path(self._get_trial_dir(trial.trial_id)) / "trial.json", trial.get_state())
+
+    @oracle_module.synchronized
+    def end_trial(self, trial):
+        super().end_trial(trial)
+        self.save()  # keras-tuner saved before dropping the trial from ongoing_trials
+
+    def reload(self):
+        super().reload()
+        self._retry_queue = [trial_id for trial_id in self._retry_queue if self.trials[trial_id].status not in ENDED]
+
+
+def make_oracle(algorithm, objective, direction, max_trials, seed, hyperparameters, max_epochs, factor):
+    """The oracle for `algorithm` (random, grid, bayesian, hyperband), capped at `max_trials` trials."""
+    import keras_tuner
+
+    base = ALGORITHMS[algorithm]
+    oracle_class = type(f"Atomic{base.__name__}", (AtomicOracle, base), {})
+    common = {
+        "objective": keras_tuner.Objective(objective, direction),
+        "seed": seed,
+        "hyperparameters": hyperparameters,
+        "allow_new_entries": False,
+        # nnlab judges failures itself (every trial failed = failed sweep); keras-tuner's limit raises a
+        # RuntimeError inside the chief's gRPC handler in distributed sweeps.
+        "max_consecutive_failed_trials": None,
+    }
+    if algorithm == "hyperband":
+        oracle = oracle_class(max_epochs=max_epochs, factor=factor, **common)
+    else:
+        oracle = oracle_class(max_trials=max_trials, **common)
+    oracle.max_trials = max_trials  # Hyperband takes no max_trials; the base Oracle still honours the cap
+    return oracle
+
+
+def hyperband_trials(max_epochs, factor):
+    """Trials in one Hyperband iteration, computed as keras-tuner's HyperbandOracle schedules them."""
+    bracket0_size = math.ceil(1 + math.log(max_epochs, factor))
+    brackets, epochs = 0, max_epochs
+    while epochs >= 1:
+        epochs, brackets = epochs / factor, brackets + 1
+    return sum(
+        math.ceil(bracket0_size / (bracket + 1) * factor ** (bracket - round_number))
+        for bracket in range(brackets)
+        for round_number in range(bracket + 1)
+    )
+
+
+def check_files(tuner_dir, sweep_dir):
+    """Raise NnlabError naming any keras-tuner state file that is empty or not valid JSON."""
+    tuner_dir = Path(tuner_dir)
+    if not tuner_dir.is_dir():
+        return
+    for path in sorted([*tuner_dir.glob("*.json"), *tuner_dir.glob("trial_*/trial.json")]):
+        try:
+            json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            size = path.stat().st_size if path.exists() else 0
+            raise NnlabError(
+                f"{path} is {'empty' if size == 0 else 'not valid JSON'} ({size} bytes: {error}); a process was "
+                f"probably killed while keras-tuner wrote it (nnlab writes these files atomically, other tools "
+                f"may not). The sweep cannot resume from it. Start afresh with a new name (add sweep=<new-name>) "
+                f"or delete {sweep_dir} and run the same command again."
+            ) from None
+
+
+def read_trials(tuner_dir):
+    """{trial_id: trial.json contents} for every readable trial of the keras-tuner project."""
+    trials = {}
+    for path in sorted(Path(tuner_dir).glob("trial_*/trial.json")):
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # being written by another process; the next refresh reads it
+        trials[state["trial_id"]] = state
+    return trials

@@ -1,0 +1,256 @@
+"""What a sweep is: its experiment, settings, search space and directory, checked before the first trial.
+
+`plan_settings` splits overrides into config fields and sweep settings and derives the sweep id; `SweepPlan.preflight`
+loads the data once and checks the objective against the metrics a model of this experiment really logs.
+"""
+
+import dataclasses
+import hashlib
+import json
+import re
+from pathlib import Path
+
+import numpy as np
+
+from nnlab import config as config_lib
+from nnlab import search_space
+from nnlab.errors import NnlabError
+from nnlab.results import atomic
+from nnlab.train import runner
+
+SETTINGS = {"algorithm": str, "max_trials": int, "sweep": str, "objective": str, "direction": str, "factor": int}
+DEFAULT_TRIALS = 10
+MINIMISED = ("loss", "error", "mse", "mae", "mape", "msle", "crossentropy", "hinge")
+
+
+@dataclasses.dataclass
+class TrialData:
+    """The splits as tensors, made once per process and shared by every trial (no per-trial copy of the data)."""
+
+    train_x: object
+    train_y: object
+    val_x: object
+    val_y: object
+
+    def validation(self, batch_size):
+        import tensorflow as tf
+
+        if self.val_x is None:
+            return None
+        return tf.data.Dataset.from_tensor_slices((self.val_x, self.val_y)).batch(batch_size).prefetch(2)
+
+
+@dataclasses.dataclass
+class SweepPlan:
+    experiment: object
+    config: object  # the resolved config every trial starts from
+    raw_overrides: dict  # as given, for the processes a distributed sweep starts
+    space: dict  # field -> search_space spec, pinned fields removed
+    algorithm: str
+    objective: str
+    direction: str
+    max_trials: int
+    factor: int
+    sweep_id: str
+    sweep_dir: Path
+    workers: int
+    seconds: float = 0.0
+    setup: object = None
+    splits: object = None
+    data: object = None
+
+    def describe(self):
+        """The settings part of sweep.json."""
+        return {
+            "experiment": self.experiment.name,
+            "sweep_id": self.sweep_id,
+            "algorithm": self.algorithm,
+            "objective": self.objective,
+            "direction": self.direction,
+            "max_trials": self.max_trials,
+            "seed": self.config.seed,
+            "search_space": {name: search_space.describe(spec) for name, spec in self.space.items()},
+            "overrides": runner.changed_fields(self.config, self.experiment.config_class()),
+            "workers": self.workers,
+        }
+
+    def check_resumable(self):
+        """An existing sweep of this id must have been started with the same settings."""
+        path = self.sweep_dir / "sweep.json"
+        if not path.exists():
+            return
+        from nnlab.sweeps import oracle as oracles
+        from nnlab.sweeps import tables
+
+        oracles.check_files(tables.project_dir(self.sweep_dir), self.sweep_dir)
+        try:
+            recorded = atomic.read_json(path)
+        except (OSError, ValueError):
+            recorded = {}
+        current = self.describe()
+        for key in ("algorithm", "objective", "direction", "max_trials", "seed", "search_space", "overrides"):
+            if key in recorded and json.dumps(recorded[key], sort_keys=True) != json.dumps(
+                current[key], sort_keys=True
+            ):
+                raise NnlabError(
+                    f"{path}: sweep '{self.sweep_id}' was started with {key}={recorded[key]!r}, now it would be "
+                    f"{current[key]!r}; a sweep resumes only with its own settings. Use another sweep=<name> for "
+                    f"the new settings, or drop sweep= to get an id derived from them."
+                )
+        self.seconds = recorded.get("seconds") or 0.0
+
+    def load_data(self):
+        """Seed, pick devices and load the splits once for every trial this process runs."""
+        import tensorflow as tf
+
+        from nnlab.train import devices
+
+        self.setup = devices.setup(self.config.seed)
+        self.splits = runner.load_splits(self.experiment, self.config)
+        (train_x, train_y), validation = self.splits.train, self.splits.validation
+        val_x, val_y = (None, None) if validation is None else map(tf.convert_to_tensor, validation)
+        self.data = TrialData(tf.convert_to_tensor(train_x), tf.convert_to_tensor(train_y), val_x, val_y)
+
+    def preflight(self):
+        """Load the data and check the objective is a metric the model logs, before the first trial."""
+        from nnlab.train import modeling
+
+        self.load_data()
+        model = modeling.prepare(self.experiment, self.config, self.splits, self.setup)
+        x, y = (np.asarray(array)[: self.config.batch_size] for array in self.splits.train)
+        logged = list(model.evaluate(x, y, verbose=0, return_dict=True))
+        if self.splits.validation is not None:
+            logged += [f"val_{name}" for name in logged]
+        if self.objective not in logged:
+            hint = (
+                " (there is no validation split: set validation_fraction > 0)"
+                if self.objective.startswith("val_")
+                else ""
+            )
+            raise NnlabError(
+                f"{self.experiment.path}: objective '{self.objective}' is not a metric this experiment logs{hint}; "
+                f"it logs {', '.join(logged)}. Pass e.g. objective={logged[-1]}, or add the metric to Config.metrics."
+            )
+
+    def make_tuner(self, verbose):
+        """keras-tuner's oracle for the algorithm and nnlab's tuner, reloading any state already on disk."""
+        from nnlab.sweeps import oracle as oracles
+        from nnlab.sweeps import tables
+        from nnlab.sweeps.trial import SweepTuner, trial_seed
+
+        oracles.check_files(tables.project_dir(self.sweep_dir), self.sweep_dir)
+        oracle = oracles.make_oracle(
+            self.algorithm,
+            self.objective,
+            self.direction,
+            self.max_trials,
+            # keras-tuner replaces a falsy seed (0, nnlab's default) by random.randint: derive a non-zero one
+            trial_seed(self.config.seed, "oracle") or 1,
+            search_space.to_hyperparameters(self.space),
+            max_epochs=self.config.epochs,
+            factor=self.factor,
+        )
+        return SweepTuner(oracle, self, directory=str(self.sweep_dir), project_name=tables.TUNER_DIR, verbose=verbose)
+
+
+def plan_settings(experiment, overrides, results_dir, workers):
+    """Resolve a SweepPlan from `overrides` (config fields and sweep settings); raises NnlabError for mistakes."""
+    pairs = _pairs(overrides)
+    settings = {key: pairs.pop(key) for key in list(pairs) if key in SETTINGS}
+    where = f"tune {experiment.name}"
+    for key, kind in SETTINGS.items():
+        if key in settings:
+            settings[key] = config_lib.convert(key, settings[key], kind, source=where)
+    config = experiment.config(pairs)
+    declared = experiment.optional("SEARCH_SPACE")
+    if declared is None:
+        raise NnlabError(
+            f"{experiment.path} declares no SEARCH_SPACE, so there is nothing to sweep. Add e.g. SEARCH_SPACE = "
+            f'{{"learning_rate": search_space.Float(1e-4, 1e-2, log=True)}} (from nnlab import search_space).'
+        )
+    search_space.validate(declared, experiment.config_class, str(experiment.path))
+    space = search_space.pinned(declared, pairs)
+    if not space:
+        raise NnlabError(
+            f"{where}: the overrides {sorted(pairs)} pin every SEARCH_SPACE field, so nothing is left to sweep; "
+            f"drop one of them (use `make run` to train a single config)."
+        )
+    algorithm = settings.get("algorithm", "random")
+    if algorithm not in ("random", "grid", "bayesian", "hyperband"):
+        raise NnlabError(f"{where}: algorithm={algorithm!r} is unknown; use random, grid, bayesian or hyperband.")
+    objective = settings.get("objective") or ("val_" + (config.metrics[0] if config.metrics else "loss"))
+    direction = settings.get("direction") or ("min" if any(word in objective for word in MINIMISED) else "max")
+    if direction not in ("min", "max"):
+        raise NnlabError(f"{where}: direction={direction!r} must be min or max.")
+    factor = settings.get("factor", 3)
+    if factor < 2:
+        raise NnlabError(f"{where}: factor={factor} must be at least 2 (Hyperband keeps 1/factor of each round).")
+    max_trials = _trial_count(algorithm, settings.get("max_trials"), space, config.epochs, factor, where)
+    sweep_id = settings.get("sweep") or _derived_id(
+        experiment.name,
+        algorithm,
+        objective,
+        direction,
+        max_trials,
+        factor,
+        runner.changed_fields(config, experiment.config_class()),
+        space,
+    )
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", sweep_id):
+        raise NnlabError(f"{where}: sweep={sweep_id!r} must be a plain name of letters, digits, '.', '_' or '-'.")
+    return SweepPlan(
+        experiment=experiment,
+        config=config,
+        raw_overrides=_pairs(overrides) | {"sweep": sweep_id},
+        space=space,
+        algorithm=algorithm,
+        objective=objective,
+        direction=direction,
+        max_trials=max_trials,
+        factor=factor,
+        sweep_id=sweep_id,
+        sweep_dir=Path(results_dir) / experiment.name / "sweeps" / sweep_id,
+        workers=workers,
+    )
+
+
+def _trial_count(algorithm, requested, space, epochs, factor, where):
+    from nnlab.sweeps import oracle as oracles
+
+    if requested is not None and requested < 1:
+        raise NnlabError(f"{where}: max_trials={requested} must be at least 1.")
+    if algorithm == "grid":
+        full = search_space.grid_size(search_space.to_hyperparameters(space))
+    elif algorithm == "hyperband":
+        full = oracles.hyperband_trials(epochs, factor)
+    else:
+        return requested or DEFAULT_TRIALS
+    return min(full, requested) if requested else full
+
+
+def _derived_id(name, algorithm, objective, direction, max_trials, factor, overrides, space):
+    key = {
+        "experiment": name,
+        "algorithm": algorithm,
+        "objective": objective,
+        "direction": direction,
+        "max_trials": max_trials,
+        "factor": factor if algorithm == "hyperband" else None,
+        "overrides": overrides,
+        "space": {field: search_space.describe(spec) for field, spec in space.items()},
+    }
+    return f"{algorithm}-{hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]}"
+
+
+def _pairs(overrides):
+    if isinstance(overrides, dict):
+        return dict(overrides)
+    pairs = {}
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise NnlabError(
+                f"tune: override {item!r} is not of the form key=value; write e.g. epochs=2 or max_trials=6."
+            )
+        pairs[key.strip()] = value
+    return pairs

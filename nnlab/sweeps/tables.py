@@ -1,0 +1,94 @@
+"""A sweep's tidy tables, built from its directory alone: trials.csv (one row per trial) and history.csv
+(trial, epoch, every metric), rewritten atomically whenever a trial ends.
+
+Reads keras-tuner's trial_*/trial.json for status and values, and nnlab's per-trial history.csv and
+nnlab_trial.json for epochs and timings, so any process (standalone tuner, distributed chief, a later report)
+can rebuild them.
+"""
+
+import dataclasses
+import math
+from pathlib import Path
+
+from nnlab.results import atomic, history
+from nnlab.sweeps.oracle import better, read_trials
+from nnlab.sweeps.trial import HISTORY, RECORD
+
+TUNER_DIR = "tuner"  # keras-tuner's project: oracle.json, trial_*/
+
+
+@dataclasses.dataclass
+class Summary:
+    rows: list  # trials.csv rows
+    counts: dict  # {"COMPLETED": n, ...}
+    best: dict = None  # the trials.csv row of the best COMPLETED trial, or None
+    first_failure: str = ""  # the last line of the first failed trial's message
+
+
+def project_dir(sweep_dir):
+    return Path(sweep_dir) / TUNER_DIR
+
+
+def refresh(sweep_dir, fields, objective, direction):
+    """Rewrite trials.csv and history.csv from the sweep directory; return the Summary."""
+    project = project_dir(sweep_dir)
+    rows, long_rows = [], []
+    failure = ""
+    for trial_id, state in sorted(read_trials(project).items()):
+        trial_dir = project / f"trial_{trial_id}"
+        epochs = history.read_rows(trial_dir / HISTORY)
+        record = _read_optional(trial_dir / RECORD)
+        rows.append(_trial_row(trial_id, state, epochs, record, fields, objective, direction))
+        long_rows += [{"trial_id": trial_id, **row} for row in epochs]
+        if state.get("status") == "FAILED" and not failure:
+            failure = _last_line(state.get("message") or "")
+    atomic.write_text(Path(sweep_dir) / "trials.csv", history.to_csv(rows, list(rows[0]) if rows else _columns(fields)))
+    history_columns = ["trial_id"] + history.columns(
+        [{k: v for k, v in r.items() if k != "trial_id"} for r in long_rows]
+    )
+    atomic.write_text(Path(sweep_dir) / "history.csv", history.to_csv(long_rows, history_columns))
+    counts = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    completed = [row for row in rows if row["status"] == "COMPLETED" and math.isfinite(row["best_objective"])]
+    best = None
+    for row in completed:  # never the best of a FAILED trial
+        if best is None or better(row["best_objective"], best["best_objective"], direction):
+            best = row
+    return Summary(rows=rows, counts=counts, best=best, first_failure=failure)
+
+
+def _trial_row(trial_id, state, epochs, record, fields, objective, direction):
+    values = state.get("hyperparameters", {}).get("values", {})
+    scored = [row for row in epochs if math.isfinite(row.get(objective, math.nan))]
+    best = None
+    for row in scored:
+        if best is None or better(row[objective], best[objective], direction):
+            best = row
+    seconds = record.get("seconds") if record else sum(row.get("seconds", 0.0) for row in epochs)
+    return {
+        "trial_id": trial_id,
+        "status": state.get("status", "UNKNOWN"),
+        **{field: values.get(field, "") for field in fields},
+        "best_objective": best[objective] if best else math.nan,
+        "last_objective": scored[-1][objective] if scored else math.nan,
+        "best_epoch": best["epoch"] if best else "",
+        "epochs_run": len(epochs),
+        "seconds": seconds,
+    }
+
+
+def _columns(fields):
+    return ["trial_id", "status", *fields, "best_objective", "last_objective", "best_epoch", "epochs_run", "seconds"]
+
+
+def _read_optional(path):
+    try:
+        return atomic.read_json(path)
+    except (OSError, ValueError):
+        return None
+
+
+def _last_line(message):
+    lines = [line for line in message.strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else ""

@@ -1,0 +1,215 @@
+"""One sweep trial, trained through the same spine as `make run`, inside a keras-tuner `BaseTuner`.
+
+Per trial: a fresh Keras session, seeds derived from (sweep seed, trial id), the experiment's model built and
+compiled by nnlab.train.modeling, `fit` with nnlab's history and NaN guard, and an epoch-wise backup so a killed trial
+resumes from its last finished epoch (nnlab.results.checkpoint, as for runs). keras_fit.pipeline orders epoch e by
+(seed, e) alone, so a resumed trial repeats the batches a clean one would have seen.
+"""
+
+import ctypes
+import ctypes.util
+import gc
+import hashlib
+import math
+import os
+import resource
+import time
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+from keras_tuner.src.engine import base_tuner
+
+from nnlab import config as config_lib
+from nnlab.results import atomic, checkpoint
+from nnlab.results.history import HistoryFile
+from nnlab.sweeps.oracle import TUNER_KEYS, better
+from nnlab.train import keras_fit, modeling
+
+HISTORY = "history.csv"
+RECORD = "nnlab_trial.json"
+
+
+def trial_seed(sweep_seed, trial_id):
+    """The seed a trial trains with: the same for the same (sweep seed, trial id), in any process, any order."""
+    digest = hashlib.sha256(f"{sweep_seed}:{trial_id}".encode()).hexdigest()
+    return int(digest[:8], 16) % (2**31 - 1)
+
+
+class SweepTuner(base_tuner.BaseTuner):
+    """Runs each trial as nnlab would run the experiment with the trial's values."""
+
+    def __init__(self, oracle, sweep, directory, project_name, verbose=0):
+        self.reloaded = False
+        # Never overwrite=True: a late worker would delete everyone's trials.
+        super().__init__(oracle, hypermodel=None, directory=directory, project_name=project_name, overwrite=False)
+        self.sweep = sweep  # nnlab.sweeps.plan.SweepPlan: experiment, base config, objective, data
+        self.verbose = verbose
+        self.on_trial_finished = None  # called with the trial after the oracle has recorded its end
+        oracle_file = Path(self.project_dir) / "oracle.json"
+        if not self._is_worker() and not self.reloaded and oracle_file.exists():
+            self.oracle.reload()  # killed before keras-tuner wrote its tuner file: the oracle's state still counts
+        if not self._is_worker():
+            self.save()
+
+    def _get_tuner_fname(self):
+        # A standalone tuner and a chief share one file, so a sweep may switch between the two and still resume.
+        name = self.tuner_id if self._is_worker() else "tuner0"
+        return os.path.join(str(self.project_dir), f"{name}.json")
+
+    def reload(self):
+        super().reload()
+        self.reloaded = True
+
+    def search(self, *args, verbose=1, **kwargs):
+        """keras-tuner's trial loop, waiting a second when the oracle answers IDLE instead of asking again at once."""
+        if not self._is_worker():
+            self.oracle.verbose = verbose
+        self.on_search_begin()
+        while True:
+            trial = self.oracle.create_trial(self.tuner_id)
+            if trial.status == "STOPPED":
+                break
+            if trial.status == "IDLE":
+                time.sleep(1)
+                continue
+            self.on_trial_begin(trial)
+            self._try_run_and_update_trial(trial)
+            self.on_trial_end(trial)
+        self.on_search_end()
+
+    # keras-tuner writes its own state with a plain open(); nnlab's copy goes through temp file + rename.
+    def save(self):
+        if not self._is_worker():
+            self.oracle.save()
+        atomic.write_json(self._get_tuner_fname(), self.get_state())
+
+    def _run_and_update_trial(self, trial, *args, **kwargs):
+        metrics, best_epoch = self.run_trial(trial)
+        self.oracle.update_trial(trial.trial_id, metrics, step=best_epoch)
+
+    def on_trial_end(self, trial):
+        super().on_trial_end(trial)
+        if self.on_trial_finished is not None:
+            self.on_trial_finished(trial)
+
+    def run_trial(self, trial, *args, **kwargs):
+        """Train one trial; returns (the best epoch's metrics, best epoch). Raises on any failure."""
+        sweep = self.sweep
+        values = {key: value for key, value in trial.hyperparameters.values.items() if key not in TUNER_KEYS}
+        config = config_lib.resolve(sweep.experiment.config_class, {**config_lib.to_dict(sweep.config), **values})
+        trial_dir = Path(self.get_trial_dir(trial.trial_id))
+        seed = trial_seed(config.seed, trial.trial_id)
+        started = time.perf_counter()
+        release_memory()
+        keras.utils.set_random_seed(seed)
+        tuner_values = trial.hyperparameters.values
+        epochs = int(tuner_values.get("tuner/epochs", config.epochs))
+        initial_epoch = int(tuner_values.get("tuner/initial_epoch", 0))
+        model = modeling.prepare(sweep.experiment, config, sweep.splits, sweep.setup)
+        if tuner_values.get("tuner/trial_id"):  # Hyperband continues a trial of the previous round
+            model.load_weights(Path(self.get_trial_dir(tuner_values["tuner/trial_id"])) / "final.weights.h5")
+        else:
+            initial_epoch = 0
+        saved_state = trial_dir / checkpoint.FILE
+        if saved_state.exists():  # this trial was interrupted: continue after its last finished epoch
+            initial_epoch = checkpoint.restore(model, saved_state)
+        history = HistoryFile(trial_dir / HISTORY)
+        history.resume(before_epoch=initial_epoch)
+        data = sweep.data
+        epoch = tf.Variable(initial_epoch, dtype=tf.int64, trainable=False)
+        model.fit(
+            keras_fit.pipeline(data.train_x, data.train_y, config.batch_size, shuffle_seed=seed, epoch=epoch),
+            validation_data=data.validation(config.batch_size),
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            verbose=self.verbose,
+            shuffle=False,  # the pipeline shuffles, by epoch number
+            callbacks=[
+                keras_fit.EpochCounter(epoch),
+                keras_fit.HistoryCallback(history),
+                keras_fit.FiniteLossGuard(str(sweep.experiment.path), config),
+                keras_fit.CheckpointCallback(saved_state),
+            ],
+        )
+        if "tuner/epochs" in tuner_values:
+            save_weights(model, trial_dir / "final.weights.h5")
+        previous = atomic.read_json(trial_dir / RECORD) if (trial_dir / RECORD).exists() else {}
+        atomic.write_json(
+            trial_dir / RECORD,
+            {
+                "trial_id": trial.trial_id,
+                "seed": seed,
+                "values": values,
+                "seconds": previous.get("seconds", 0.0) + time.perf_counter() - started,
+                "rss_mb": rss_mb(),
+                "peak_rss_mb": peak_rss_mb(),
+                "pid": os.getpid(),
+            },
+        )
+        saved_state.unlink(missing_ok=True)  # the record above marks the trial trained; a re-run would redo it exactly
+        return best_metrics(history.rows, sweep.objective, sweep.direction)
+
+
+def best_metrics(rows, objective, direction):
+    """The metrics of the epoch with the best objective, and that epoch's number."""
+    scored = [row for row in rows if math.isfinite(row.get(objective, math.nan))]
+    if not scored:
+        raise ValueError(f"no epoch reported a finite {objective}")
+    best = scored[0]
+    for row in scored[1:]:
+        if better(row[objective], best[objective], direction):
+            best = row
+    metrics = {key: float(value) for key, value in best.items() if key not in ("epoch", "seconds", "learning_rate")}
+    return metrics, int(best["epoch"])
+
+
+def release_memory():
+    """Drop the previous trial's graphs and variables, and hand freed heap pages back to the OS.
+
+    Each trial's traced train step outlives clear_session: TensorFlow registers the @custom_gradient of
+    tf.distribute's all_reduce (called by every Keras train step) in a process-wide gradient registry and never
+    removes it, and the entry's closure holds the whole traced graph (tensorflow/tensorflow#97697): about 6 MiB a
+    trial, the growth keras-tuner #873 reports. Dropping those entries lets gc free the graphs; glibc's
+    malloc_trim returns the pages they held.
+    """
+    keras.backend.clear_session()
+    _drop_custom_gradients()
+    gc.collect()
+    libc = ctypes.util.find_library("c")
+    if libc:
+        try:
+            ctypes.CDLL(libc).malloc_trim(0)
+        except (OSError, AttributeError):  # not glibc: nothing to trim
+            pass
+
+
+def _drop_custom_gradients():
+    """Forget TF's gradient functions registered by earlier traces; no earlier trial's graph is differentiated again.
+
+    The registry is private: should TensorFlow rename it, this does nothing (the leak returns; nothing breaks).
+    """
+    from tensorflow.python.framework import ops as tf_ops
+
+    registry = getattr(getattr(tf_ops, "_gradient_registry", None), "_registry", None)
+    if isinstance(registry, dict):
+        for name in [name for name in registry if name.startswith("CustomGradient-")]:
+            del registry[name]
+
+
+def save_weights(model, path):
+    with atomic.replacing(path, suffix=".weights.h5") as tmp:
+        model.save_weights(tmp)
+
+
+def rss_mb():
+    """This process's resident memory now, in MiB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return math.nan
+
+
+def peak_rss_mb():
+    """This process's peak resident memory so far, in MiB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -1,0 +1,196 @@
+"""Hyperparameter sweeps: `tune(name, overrides)` searches an experiment's SEARCH_SPACE with keras-tuner.
+
+    make tune EXP=mnist ARGS="max_trials=6 epochs=2"                 # random search, 6 trials
+    make tune EXP=mnist ARGS="algorithm=hyperband max_trials=20"     # or grid, bayesian
+    make tune EXP=mnist ARGS="max_trials=6 epochs=2" WORKERS=2       # chief + 2 workers on this machine
+
+Overrides are config fields (epochs=2, limit_examples=2000; a swept field given here is pinned, not swept) or
+sweep settings: algorithm=random|grid|bayesian|hyperband, max_trials=N, objective=val_accuracy,
+direction=max|min, factor=3 (Hyperband), sweep=<name>.
+
+Resume: the sweep id is `<algorithm>-<hash of experiment, settings, config overrides and search space>`, so running
+the same command again continues the same sweep in results/<exp>/sweeps/<id>/: finished trials are kept, an
+interrupted trial resumes from its last finished epoch. `sweep=<name>` names a sweep explicitly; re-running it with
+different settings is an error. `workers` does not enter the id: a sweep started alone may continue distributed.
+
+Several machines (a results directory on a shared file system, the same command on each machine):
+    chief:    KERASTUNER_TUNER_ID=chief KERASTUNER_ORACLE_IP=0.0.0.0 KERASTUNER_ORACLE_PORT=8000 \
+              nnlab tune mnist max_trials=20
+    worker i: KERASTUNER_TUNER_ID=worker<i> KERASTUNER_ORACLE_IP=<chief host> KERASTUNER_ORACLE_PORT=8000 \
+              nnlab tune mnist max_trials=20
+Restart a dead worker with its own id: it takes up its unfinished trial where the last epoch ended.
+"""
+
+import dataclasses
+import os
+import sys
+import time
+
+from nnlab import config as config_lib
+from nnlab import experiment as experiment_lib
+from nnlab.errors import NnlabError
+from nnlab.results import atomic
+from nnlab.sweeps import tables
+from nnlab.sweeps.plan import plan_settings
+from nnlab.train import runner
+
+FAIL_FAST = 3  # this many failed trials before any completes: stop, the sweep is failed
+LAUNCHED = "NNLAB_SWEEP_LAUNCHED"  # set by nnlab's own launcher for the chief and workers it starts
+
+
+@dataclasses.dataclass
+class SweepResult:
+    sweep_dir: object
+    best_config: object  # path of best_config.json
+    best_trial: str
+    counts: dict
+
+
+def tune(name, overrides=(), results_dir="results", workers=0, verbose=None, experiments_dir=None):
+    """Run (or continue) the sweep of experiment `name`; return a SweepResult.
+
+    Args:
+      name: the experiment module's name (experiments/<name>.py), which must define SEARCH_SPACE.
+      overrides: `key=value` strings or a dict: config fields and sweep settings (see the module docstring).
+      results_dir: the sweep lives in results_dir/<name>/sweeps/<sweep-id>/.
+      workers: 0 runs trials in this process; N > 0 starts a keras-tuner chief and N workers and supervises them.
+    Raises:
+      NnlabError: bad settings or search space, an unusable objective, or every trial failed.
+    """
+    sweep = plan(name, overrides, results_dir, workers, experiments_dir)
+    verbose = runner._verbosity(verbose)
+    role = os.environ.get("KERASTUNER_TUNER_ID")
+    if role:
+        return _run_role(sweep, role, verbose)
+    _prepare(sweep)
+    if workers > 0:
+        from nnlab.sweeps import distributed
+
+        distributed.launch(sweep, [f"{key}={value}" for key, value in sweep.raw_overrides.items()], workers)
+        return finish(sweep)
+    tuner = sweep.make_tuner(verbose)
+    tuner.on_trial_finished = lambda trial: _refresh(sweep, fail_fast=True)
+    _search(sweep, tuner)
+    return finish(sweep)
+
+
+def plan(name, overrides, results_dir, workers=0, experiments_dir=None):
+    """Everything the sweep is, resolved and checked before anything is written or trained."""
+    experiment = experiment_lib.load(name, experiments_dir)
+    return plan_settings(experiment, overrides, results_dir, workers)
+
+
+def _prepare(sweep):
+    """Check the sweep can resume, load the data and check the objective, then mark the sweep running."""
+    sweep.check_resumable()
+    sweep.preflight()
+    _write_status(sweep, "running", "")
+
+
+def _search(sweep, tuner):
+    started = time.perf_counter()
+    try:
+        tuner.search(verbose=tuner.verbose)
+    except KeyboardInterrupt:
+        _write_status(sweep, "failed", "interrupted; run the same command again to continue the sweep")
+        raise
+    sweep.seconds += time.perf_counter() - started
+
+
+def _run_role(sweep, role, verbose):
+    """This process is one part of a distributed sweep: the chief serves the oracle, a worker runs trials."""
+    launched = os.environ.get(LAUNCHED) == "1"
+    if "chief" in role:
+        from nnlab.sweeps import distributed
+
+        if not launched:
+            _prepare(sweep)
+        tuner = sweep.make_tuner(verbose)
+        distributed.serve(tuner.oracle, lambda: _refresh(sweep, fail_fast=True))
+        return finish(sweep) if not launched else SweepResult(sweep.sweep_dir, None, None, {})
+    sweep.load_data()
+    tuner = sweep.make_tuner(verbose)
+    tuner.search(verbose=verbose)
+    return SweepResult(sweep.sweep_dir, None, None, {})
+
+
+def _refresh(sweep, fail_fast=False):
+    summary = tables.refresh(sweep.sweep_dir, list(sweep.space), sweep.objective, sweep.direction)
+    _write_status(sweep, "running", "", summary)
+    ended_failed = summary.counts.get("FAILED", 0)
+    if fail_fast and ended_failed >= FAIL_FAST and not summary.counts.get("COMPLETED"):
+        message = _failed_message(sweep, summary)
+        _write_status(sweep, "failed", message, summary)
+        raise NnlabError(message)
+    return summary
+
+
+def finish(sweep):
+    """Final tables, plots, best_config.json and sweep.json; raises NnlabError when no trial completed."""
+    from nnlab.plots import sweeps as sweep_plots
+
+    summary = tables.refresh(sweep.sweep_dir, list(sweep.space), sweep.objective, sweep.direction)
+    sweep_plots.draw_all(sweep.sweep_dir, sweep.objective)
+    if summary.best is None:
+        message = _failed_message(sweep, summary)
+        _write_status(sweep, "failed", message, summary)
+        raise NnlabError(message)
+    best_path = _write_best_config(sweep, summary.best)
+    unfinished = {status: n for status, n in summary.counts.items() if status not in ("COMPLETED", "FAILED")}
+    message = f"unfinished trials: {unfinished}; run the same command again to finish them" if unfinished else ""
+    _write_status(sweep, "done" if not unfinished else "failed", message, summary)
+    best = summary.best
+    print(
+        f"sweep {sweep.sweep_id}: {summary.counts.get('COMPLETED', 0)} trials completed; best trial {best['trial_id']} "
+        f"{sweep.objective} {best['best_objective']:.4f}; re-run it with: nnlab run {sweep.experiment.name} "
+        f"from={best_path}",
+        file=sys.stderr,
+    )
+    return SweepResult(sweep.sweep_dir, best_path, best["trial_id"], summary.counts)
+
+
+def _failed_message(sweep, summary):
+    counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items())) or "no trials"
+    cause = f" The first failure: {summary.first_failure}" if summary.first_failure else ""
+    return (
+        f"Sweep {sweep.sweep_dir} has no completed trial ({counts}), so it has no best config.{cause} "
+        f"Fix the cause (each trial's message is in {sweep.sweep_dir}/tuner/trial_*/trial.json), then start a "
+        f"new sweep with sweep=<new-name>."
+    )
+
+
+def _write_best_config(sweep, best):
+    values = {field: best[field] for field in sweep.space}
+    trial_dir = tables.project_dir(sweep.sweep_dir) / f"trial_{best['trial_id']}"
+    state = atomic.read_json(trial_dir / "trial.json")
+    epochs = state["hyperparameters"]["values"].get("tuner/epochs")  # Hyperband trains its trials for fewer
+    if epochs:
+        values["epochs"] = epochs
+    config = config_lib.resolve(sweep.experiment.config_class, {**config_lib.to_dict(sweep.config), **values})
+    record = atomic.read_json(trial_dir / "nnlab_trial.json") if (trial_dir / "nnlab_trial.json").exists() else {}
+    path = sweep.sweep_dir / "best_config.json"
+    atomic.write_json(
+        path,
+        {
+            "experiment": sweep.experiment.name,
+            "config": config_lib.to_dict(config),
+            "overrides": runner.changed_fields(config, sweep.experiment.config_class()),
+            "sweep": sweep.sweep_id,
+            "trial_id": best["trial_id"],
+            "objective": {"name": sweep.objective, "value": best["best_objective"], "direction": sweep.direction},
+            "best_epoch": best["best_epoch"],
+            "trial_seed": record.get("seed"),
+        },
+    )
+    return path
+
+
+def _write_status(sweep, status, message, summary=None):
+    record = {**sweep.describe(), "status": status, "message": message, "seconds": sweep.seconds}
+    if summary is not None:
+        record["counts"] = summary.counts
+        record["best_trial"] = summary.best["trial_id"] if summary.best else None
+    else:
+        record.setdefault("counts", {})
+        record.setdefault("best_trial", None)
+    atomic.write_json(sweep.sweep_dir / "sweep.json", record)

@@ -1,0 +1,17 @@
+"""The `nnlab run` wing: one run of one experiment, from resolved config to a complete run directory.
+
+Entry: `run(name, overrides)` (in `runner`). A run builds the model (`modeling`), picks devices and a strategy
+(`devices`), trains it (`keras_fit` for ordinary experiments, `custom_loop` for a module's own `train_step`),
+evaluates and saves it, and draws the experiment's figures (`figures`). A study (`study`) trains one model per
+declared variant into the same run directory.
+"""
+
+
+def __getattr__(name):
+    # Lazy, so that `import nnlab.train` stays cheap; the module is named runner so that importing it does not
+    # replace this function with a module of the same name.
+    if name == "run":
+        from nnlab.train.runner import run
+
+        return run
+    raise AttributeError(f"module 'nnlab.train' has no attribute {name!r}")
