@@ -16,7 +16,7 @@ from nnlab import experiment as experiment_lib
 from nnlab.errors import NnlabError
 from nnlab.results import atomic, checkpoint, rundir
 from nnlab.results.history import HistoryFile
-from nnlab.train import environment
+from nnlab.train import environment, system_gpus
 
 
 @dataclasses.dataclass
@@ -129,6 +129,9 @@ def _train(experiment, config, run_dir, verbose):
     from nnlab.train import devices, figures
 
     setup = devices.setup(config.seed)
+    unseen = system_gpus.unseen_warning(len(setup.devices["gpus"]), system_gpus.listed())
+    if unseen:
+        print(f"nnlab: {unseen}", file=sys.stderr)
     atomic.write_json(
         run_dir.file("env.json"),
         environment.collect(
