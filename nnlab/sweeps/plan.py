@@ -17,10 +17,10 @@ from nnlab import search_space
 from nnlab.errors import NnlabError
 from nnlab.results import atomic
 from nnlab.train import runner
+from nnlab.train.controls import direction_of  # one rule for sweeps' objective and runs' monitor
 
 SETTINGS = {"algorithm": str, "max_trials": int, "sweep": str, "objective": str, "direction": str, "factor": int}
 DEFAULT_TRIALS = 10
-MINIMISED = ("loss", "error", "mse", "mae", "mape", "msle", "crossentropy", "hinge")
 
 
 @dataclasses.dataclass
@@ -179,7 +179,7 @@ def plan_settings(experiment, overrides, results_dir, workers):
     if algorithm not in ("random", "grid", "bayesian", "hyperband"):
         raise NnlabError(f"{where}: algorithm={algorithm!r} is unknown; use random, grid, bayesian or hyperband.")
     objective = settings.get("objective") or ("val_" + (config.metrics[0] if config.metrics else "loss"))
-    direction = settings.get("direction") or ("min" if any(word in objective for word in MINIMISED) else "max")
+    direction = settings.get("direction") or direction_of(objective)
     if direction not in ("min", "max"):
         raise NnlabError(f"{where}: direction={direction!r} must be min or max.")
     factor = settings.get("factor", 3)
