@@ -30,8 +30,9 @@ from nnlab import config as config_lib
 from nnlab import experiment as experiment_lib
 from nnlab.errors import NnlabError
 from nnlab.results import atomic
-from nnlab.sweeps import tables
+from nnlab.sweeps import hparams, tables
 from nnlab.sweeps.plan import plan_settings
+from nnlab.sweeps.progress import SweepProgress
 from nnlab.train import runner
 
 FAIL_FAST = 3  # this many failed trials before any completes: stop, the sweep is failed
@@ -69,7 +70,8 @@ def tune(name, overrides=(), results_dir="results", workers=0, verbose=None, exp
         distributed.launch(sweep, [f"{key}={value}" for key, value in sweep.raw_overrides.items()], workers)
         return finish(sweep)
     tuner = sweep.make_tuner(verbose)
-    tuner.on_trial_finished = lambda trial: _refresh(sweep, fail_fast=True)
+    progress = SweepProgress(sweep.max_trials, sweep.objective)
+    tuner.on_trial_finished = lambda trial: _refresh(sweep, fail_fast=True, progress=progress)
     _search(sweep, tuner)
     return finish(sweep)
 
@@ -84,6 +86,7 @@ def _prepare(sweep):
     """Check the sweep can resume, load the data and check the objective, then mark the sweep running."""
     sweep.check_resumable()
     sweep.preflight()
+    hparams.write_search_space(sweep.sweep_dir, sweep.space, sweep.objective, sweep.direction)
     _write_status(sweep, "running", "")
 
 
@@ -106,7 +109,8 @@ def _run_role(sweep, role, verbose):
         if not launched:
             _prepare(sweep)
         tuner = sweep.make_tuner(verbose)
-        distributed.serve(tuner.oracle, lambda: _refresh(sweep, fail_fast=True))
+        progress = SweepProgress(sweep.max_trials, sweep.objective, workers=sweep.workers)
+        distributed.serve(tuner.oracle, lambda: _refresh(sweep, fail_fast=True, progress=progress))
         return finish(sweep) if not launched else SweepResult(sweep.sweep_dir, None, None, {})
     sweep.load_data()
     tuner = sweep.make_tuner(verbose)
@@ -114,9 +118,12 @@ def _run_role(sweep, role, verbose):
     return SweepResult(sweep.sweep_dir, None, None, {})
 
 
-def _refresh(sweep, fail_fast=False):
+def _refresh(sweep, fail_fast=False, progress=None):
     summary = tables.refresh(sweep.sweep_dir, list(sweep.space), sweep.objective, sweep.direction)
+    hparams.write_trials(sweep.sweep_dir, summary.rows, list(sweep.space))
     _write_status(sweep, "running", "", summary)
+    if progress is not None:
+        progress.update(summary)
     ended_failed = summary.counts.get("FAILED", 0)
     if fail_fast and ended_failed >= FAIL_FAST and not summary.counts.get("COMPLETED"):
         message = _failed_message(sweep, summary)
@@ -130,6 +137,7 @@ def finish(sweep):
     from nnlab.plots import sweeps as sweep_plots
 
     summary = tables.refresh(sweep.sweep_dir, list(sweep.space), sweep.objective, sweep.direction)
+    hparams.write_trials(sweep.sweep_dir, summary.rows, list(sweep.space))
     sweep_plots.draw_all(sweep.sweep_dir, sweep.objective)
     if summary.best is None:
         message = _failed_message(sweep, summary)
