@@ -18,6 +18,7 @@ import pandas as pd
 
 from nnlab.errors import NnlabError
 from nnlab.report import read
+from nnlab.results import layout
 
 
 def default_results_dir(directory=None):
@@ -50,7 +51,7 @@ class RunView:
             raise NnlabError(
                 f"{self.path} has no variant {variant!r}; its variants: {', '.join(self.variants) or 'none'}."
             )
-        path = self.path / (f"model-{variant}.keras" if variant else "model.keras")
+        path = self.path / layout.model(variant or "")
         if not path.exists():
             raise NnlabError(
                 f"{path} does not exist; the run's status is {self.status!r} (a model is saved when done)."
@@ -66,7 +67,7 @@ def load(run_dir):
     A study's `.history` is every variant's history stacked, with a `variant` column.
     """
     path = Path(getattr(run_dir, "run_dir", run_dir))
-    if not (path / "config.json").exists():
+    if not (path / layout.CONFIG).exists():
         raise NnlabError(f"{path} is not a run directory (no config.json); pass results/<experiment>/<run-id>.")
     record = read.read_run(path.parent.name, path)
     if record.variants:
@@ -118,14 +119,14 @@ def trials(sweep_dir):
     """A sweep's trials.csv as a DataFrame (one row per trial, as Optuna's trials_dataframe)."""
     path = Path(getattr(sweep_dir, "sweep_dir", sweep_dir))
     problems = []
-    table = read.read_csv(path / "trials.csv", problems, text_columns=("trial_id", "status"))
+    table = read.read_csv(path / layout.TRIALS, problems, text_columns=("trial_id", "status"))
     if table is None:
         raise NnlabError(f"{path}: {'; '.join(problems)}; pass a sweep directory, results/<experiment>/sweeps/<id>.")
     return table
 
 
 def _is_run(path):
-    return path.is_dir() and path.name != read.SWEEPS and (path / "config.json").exists()
+    return path.is_dir() and path.name != layout.SWEEPS and (path / layout.CONFIG).exists()
 
 
 def _cell(value):

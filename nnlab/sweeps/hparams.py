@@ -14,15 +14,14 @@ import shutil
 from pathlib import Path
 
 from nnlab import search_space
-from nnlab.results import history
+from nnlab.results import history, layout
 
-LOGS = "tensorboard"
 OBJECTIVE_TAG = "objective"
 ENDED = ("COMPLETED", "FAILED")
 
 
 def logs_dir(sweep_dir):
-    return Path(sweep_dir) / LOGS
+    return Path(sweep_dir) / layout.TENSORBOARD
 
 
 def write_search_space(sweep_dir, space, objective, direction):
@@ -48,13 +47,15 @@ def write_trials(sweep_dir, summary_rows, fields):
     from nnlab.sweeps import tables
 
     for row in summary_rows:
-        directory = logs_dir(sweep_dir) / f"trial_{row['trial_id']}"
-        if row["status"] not in ENDED or (directory / ".complete").exists():
+        directory = logs_dir(sweep_dir) / layout.trial_dir(row["trial_id"])
+        if row["status"] not in ENDED or (directory / layout.TENSORBOARD_WRITTEN).exists():
             continue
         shutil.rmtree(directory, ignore_errors=True)  # a process killed mid-write leaves a partial log
-        trial_history = history.read_rows(tables.project_dir(sweep_dir) / f"trial_{row['trial_id']}" / tables.HISTORY)
+        trial_history = history.read_rows(
+            tables.project_dir(sweep_dir) / layout.trial_dir(row["trial_id"]) / layout.TRIAL_HISTORY
+        )
         write_trial(directory, row, trial_history, fields)
-        (directory / ".complete").touch()
+        (directory / layout.TENSORBOARD_WRITTEN).touch()
 
 
 def write_trial(directory, row, epochs, fields):

@@ -91,7 +91,7 @@ class EpochControls:
 
     def __init__(self, config, model=None, where="config"):
         self.config, self.model, self.where = config, model, where
-        self.direction = direction_of(config.monitor)
+        self.direction = ranking.direction(config.monitor)
         self.schedule = Schedule(config)
         self.stopper = EarlyStopping(config.patience, self.direction) if config.patience > 0 else None
         self.keep_best = self.stopper is not None and config.restore_best_weights
@@ -220,7 +220,7 @@ class Schedule:
     def __init__(self, config):
         self.config = config
         self.plateau_rate = config.learning_rate
-        self.plateau = EarlyStopping(config.lr_patience, direction_of(config.monitor))  # its best and wait
+        self.plateau = EarlyStopping(config.lr_patience, ranking.direction(config.monitor))  # its best and wait
         self.reductions = []  # [epoch after which it fell, new rate] for each plateau reduction
 
     def rate(self, epoch):
