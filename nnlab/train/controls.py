@@ -16,22 +16,12 @@ before these fields existed.
 import math
 
 from nnlab.errors import NnlabError
-
-# Words that make a metric one to minimise; everything else (accuracy, auc, ...) is maximised. Sweeps infer
-# their objective's direction with the same rule (nnlab.sweeps.plan imports it from here).
-MINIMISED = ("loss", "error", "mse", "mae", "mape", "msle", "crossentropy", "hinge")
-
-
-def direction_of(metric):
-    """ "min" or "max": which way `metric` improves, judged by its name."""
-    return "min" if any(word in metric for word in MINIMISED) else "max"
+from nnlab.results import ranking  # `monitor`'s direction is inferred as a sweep's objective's is
 
 
 def improves(value, best, direction):
     """True if `value` is strictly better than `best` (None: nothing yet); NaN never improves."""
-    if not math.isfinite(value):
-        return False
-    return best is None or (value < best if direction == "min" else value > best)
+    return math.isfinite(value) and (best is None or ranking.better(value, best, direction))
 
 
 def is_active(config):
