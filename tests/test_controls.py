@@ -152,3 +152,16 @@ def test_a_sweep_may_search_the_new_fields():
     from nnlab import search_space
 
     search_space.validate({"lr_schedule": search_space.Choice(["constant", "cosine"])}, Swept, "here")
+
+
+def test_sweep_preflight_checks_warmup_against_the_shortest_epoch_budget(make_experiment, tmp_path):
+    from tests._tuning_tiny import TINY
+
+    tiny = make_experiment("tiny", TINY)
+    settings = ["algorithm=hyperband", "epochs=9", "factor=3"]
+    with pytest.raises(NnlabError, match="'warmup_epochs' can be 1, but Hyperband's shortest trial .* trains 1 epoch"):
+        plan.plan_settings(tiny, [*settings, "warmup_epochs=1"], tmp_path, workers=0)
+    assert plan.plan_settings(tiny, ["algorithm=hyperband", "epochs=30", "warmup_epochs=1"], tmp_path, 0).space
+    with pytest.raises(NnlabError, match="Config field 'warmup_epochs' must be >= 0 and smaller than epochs"):
+        plan.plan_settings(tiny, ["epochs=2", "warmup_epochs=2"], tmp_path, 0)
+    assert not tmp_path.joinpath("tiny").exists()

@@ -185,6 +185,7 @@ def plan_settings(experiment, overrides, results_dir, workers):
     if factor < 2:
         raise NnlabError(f"{where}: factor={factor} must be at least 2 (Hyperband keeps 1/factor of each round).")
     max_trials = _trial_count(algorithm, settings.get("max_trials"), space, config.epochs, factor, where)
+    _check_warmup(config, space, algorithm, factor, where)
     sweep_id = settings.get("sweep") or _derived_id(
         experiment.name,
         algorithm,
@@ -211,6 +212,34 @@ def plan_settings(experiment, overrides, results_dir, workers):
         sweep_dir=Path(results_dir) / experiment.name / layout.SWEEPS / sweep_id,
         workers=workers,
     )
+
+
+def _check_warmup(config, space, algorithm, factor, where):
+    """warmup_epochs must leave every trial some epochs at the full rate: below the shortest epoch budget a trial
+    can get (Hyperband's smallest bracket; the smallest `epochs` in the space), for every value the space allows."""
+    from nnlab.sweeps import oracle as oracles
+
+    warmup = _extreme(space.get("warmup_epochs"), max, config.warmup_epochs)
+    if not warmup:
+        return
+    epochs = _extreme(space.get("epochs"), min, config.epochs)
+    budget, why = epochs, f"epochs={epochs}"
+    if algorithm == "hyperband":
+        budget = oracles.hyperband_shortest_budget(config.epochs, factor)
+        why = f"Hyperband's shortest trial (epochs={config.epochs}, factor={factor}) trains {budget} epochs"
+    if warmup >= budget:
+        raise NnlabError(
+            f"{where}: field 'warmup_epochs' can be {warmup}, but {why}, so some trials would never reach "
+            f"learning_rate. Use warmup_epochs below {budget}, or more epochs."
+        )
+
+
+def _extreme(spec, pick, default):
+    """The largest (pick=max) or smallest (pick=min) value a search-space entry can take; `default` without one."""
+    if spec is None:
+        return default
+    values = spec.values if isinstance(spec, search_space.Choice) else (spec.min_value, spec.max_value)
+    return pick(values)
 
 
 def _trial_count(algorithm, requested, space, epochs, factor, where):
