@@ -1,6 +1,7 @@
 """Early stopping and learning-rate schedules as plain rules (nnlab.train.controls), without a training loop."""
 
 import dataclasses
+import json
 import math
 
 import keras
@@ -69,9 +70,12 @@ def test_early_stopping_stops_after_patience_and_keeps_the_best_weights():
             stopped = epoch
             break
     assert stopped == 3  # val_accuracy is maximised: 0.7 at epoch 1, then two epochs without beating it
-    made.finish(model)
+    resumed = controls.make(config, model)
+    resumed.restore(json.loads(json.dumps(made.state())))  # as a resumed run gets it from the checkpoint
+    assert resumed.stopped
+    resumed.finish(model)
     assert model.get_weights()[0][0, 0] == 1.0
-    summary = made.summary()
+    summary = resumed.summary()
     assert summary["stopped_early"] and summary["stopped_at_epoch"] == 3
     assert summary["best_epoch"] == summary["kept_epoch"] == 1 and summary["best_value"] == 0.7
     assert "did not improve for 2 epochs" in summary["reason"]
@@ -101,7 +105,7 @@ def test_state_restores_the_same_decisions():
     first = controls.make(config)
     head = drive(first, range(4))
     second = controls.make(config)
-    second.restore(first.state())
+    second.restore(json.loads(json.dumps(first.state())))  # the checkpoint keeps it as JSON
     assert head + drive(second, range(4, len(losses))) == whole
     assert second.summary() == uninterrupted.summary()
 

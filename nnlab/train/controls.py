@@ -13,7 +13,10 @@ tested without a model. `NoControls` is what a config with the defaults gets: th
 before these fields existed.
 """
 
+import base64
 import math
+
+import numpy as np
 
 from nnlab.errors import NnlabError
 from nnlab.results import ranking  # `monitor`'s direction is inferred as a sweep's objective's is
@@ -54,6 +57,10 @@ class NoControls:
     """The default: no schedule, no early stopping; the loop trains every epoch at the optimizer's own rate."""
 
     active = False
+    stopped = False
+
+    def check_logged(self, names):
+        pass
 
     def before_epoch(self, epoch):
         return None
@@ -89,6 +96,15 @@ class EpochControls:
         self.epochs_seen = 0
         self.stopped_at = None  # the epoch after which training stopped early
 
+    @property
+    def stopped(self):
+        """True once early stopping has decided, so a run resumed after that decision trains no further epoch."""
+        return self.stopped_at is not None
+
+    def check_logged(self, names):
+        """Before the first epoch: `monitor` must be among the columns the loop will log."""
+        check_monitor(self.config, names, self.where)
+
     def before_epoch(self, epoch):
         return self.schedule.rate(epoch)
 
@@ -119,38 +135,36 @@ class EpochControls:
         return self.epochs_seen - 1
 
     def summary(self):
-        record = {"lr_schedule": self.config.lr_schedule, "last_epoch": self.epochs_seen - 1}
+        """metrics.json's `early_stopping` record: where and why training stopped, which epoch's weights were kept."""
         if self.stopper is None:
-            return record
+            return {}
         stopped = self.stopped_at is not None
-        record.update(
-            {
-                "monitor": self.config.monitor,
-                "direction": self.direction,
-                "patience": self.config.patience,
-                "stopped_early": stopped,
-                "stopped_at_epoch": self.stopped_at,
-                "reason": (
-                    f"{self.config.monitor} did not improve for {self.config.patience} epochs after epoch "
-                    f"{self.stopper.best_epoch}"
-                    if stopped
-                    else f"trained all {self.config.epochs} epochs"
-                ),
-                "best_epoch": self.stopper.best_epoch,
-                "best_value": self.stopper.best,
-                "kept_epoch": self.kept_epoch(),
-                "kept_weights": "best epoch" if self.keep_best and self.best_weights is not None else "last epoch",
-            }
-        )
-        return record
+        return {
+            "monitor": self.config.monitor,
+            "direction": self.direction,
+            "patience": self.config.patience,
+            "stopped_early": stopped,
+            "stopped_at_epoch": self.stopped_at,
+            "reason": (
+                f"{self.config.monitor} did not improve for {self.config.patience} epochs after epoch "
+                f"{self.stopper.best_epoch}"
+                if stopped
+                else f"trained all {self.config.epochs} epochs"
+            ),
+            "best_epoch": self.stopper.best_epoch,
+            "best_value": self.stopper.best,
+            "kept_epoch": self.kept_epoch(),
+            "kept_weights": "best epoch" if self.keep_best and self.best_weights is not None else "last epoch",
+            "last_epoch": self.epochs_seen - 1,
+        }
 
     def state(self):
-        """JSON-able numbers under their names, plus the best weights (numpy arrays) under "best_weights"."""
+        """All of it as JSON (the checkpoint's `extra`); the best weights as exact base64 bytes."""
         state = {"epochs_seen": self.epochs_seen, "stopped_at": self.stopped_at, "schedule": self.schedule.state()}
         if self.stopper is not None:
             state["early_stopping"] = self.stopper.state()
         if self.best_weights is not None:
-            state["best_weights"] = self.best_weights
+            state["best_weights"] = [_encode(array) for array in self.best_weights]
         return state
 
     def restore(self, state):
@@ -160,7 +174,7 @@ class EpochControls:
         if self.stopper is not None:
             self.stopper.restore(state.get("early_stopping", {}))
         weights = state.get("best_weights")
-        self.best_weights = [array.copy() for array in weights] if weights is not None else None
+        self.best_weights = [_decode(item) for item in weights] if weights is not None else None
 
     def _monitored(self, row):
         if self.config.monitor not in row:
@@ -246,3 +260,13 @@ class Schedule:
         self.plateau_rate = state.get("plateau_rate", self.config.learning_rate)
         self.plateau.restore(state.get("plateau", {}))
         self.reductions = list(state.get("reductions", []))
+
+
+def _encode(array):
+    array = np.ascontiguousarray(array)
+    return {"dtype": array.dtype.str, "shape": list(array.shape), "data": base64.b64encode(array.tobytes()).decode()}
+
+
+def _decode(item):
+    data = np.frombuffer(base64.b64decode(item["data"]), dtype=np.dtype(item["dtype"]))
+    return data.reshape(item["shape"]).copy()
