@@ -16,7 +16,6 @@ from nnlab import config as config_lib
 from nnlab import search_space
 from nnlab.errors import NnlabError
 from nnlab.results import atomic, layout, ranking
-from nnlab.train import runner
 
 SETTINGS = {"algorithm": str, "max_trials": int, "sweep": str, "objective": str, "direction": str, "factor": int}
 DEFAULT_TRIALS = 10
@@ -69,7 +68,7 @@ class SweepPlan:
             "max_trials": self.max_trials,
             "seed": self.config.seed,
             "search_space": {name: search_space.describe(spec) for name, spec in self.space.items()},
-            "overrides": runner.changed_fields(self.config, self.experiment.config_class()),
+            "overrides": config_lib.changed_fields(self.config, self.experiment.config_class()),
             "workers": self.workers,
         }
 
@@ -105,7 +104,7 @@ class SweepPlan:
         from nnlab.train import devices
 
         self.setup = devices.setup(self.config.seed)
-        self.splits = runner.load_splits(self.experiment, self.config)
+        self.splits = self.experiment.load_splits(self.config)
         (train_x, train_y), validation = self.splits.train, self.splits.validation
         val_x, val_y = (None, None) if validation is None else map(tf.convert_to_tensor, validation)
         self.data = TrialData(tf.convert_to_tensor(train_x), tf.convert_to_tensor(train_y), val_x, val_y)
@@ -193,7 +192,7 @@ def plan_settings(experiment, overrides, results_dir, workers):
         direction,
         max_trials,
         factor,
-        runner.changed_fields(config, experiment.config_class()),
+        config_lib.changed_fields(config, experiment.config_class()),
         space,
     )
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", sweep_id):

@@ -135,7 +135,7 @@ class EpochControls:
         return self.epochs_seen - 1
 
     def summary(self):
-        """metrics.json's `early_stopping` record: where and why training stopped, which epoch's weights were kept."""
+        """The `early_stopping` record for metrics.json: where and why it stopped, whose weights were kept."""
         if self.stopper is None:
             return {}
         stopped = self.stopped_at is not None

@@ -32,7 +32,7 @@ def resolve(requested):
 
 
 def describe(requested):
-    """env.json's record: what was asked for and what it resolved to on this machine."""
+    """The record for env.json: what was asked for and what it resolved to on this machine."""
     return {"requested": requested, "policy": resolve(requested)}
 
 
