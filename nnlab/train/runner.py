@@ -72,15 +72,14 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
 
 def _train(experiment, config, run_dir, verbose):
     # Imported here so that config errors above are reported without paying TensorFlow's import time.
-    from nnlab.train import devices
+    from nnlab.train import devices, precision
 
     setup = devices.setup(config.seed)
-    atomic.write_json(
-        run_dir.file(layout.ENVIRONMENT),
-        environment.collect(
-            config.seed, setup.devices, setup.strategy_name, setup.compile_options, setup.deterministic
-        ),
+    record = environment.collect(
+        config.seed, setup.devices, setup.strategy_name, setup.compile_options, setup.deterministic
     )
+    record["precision"] = precision.describe(config.precision)  # what `auto` resolved to here
+    atomic.write_json(run_dir.file(layout.ENVIRONMENT), record)
     splits = experiment.load_splits(config)
     if experiment.optional("VARIANTS") is not None:  # a study: one model per variant, one run directory
         from nnlab.train import study
