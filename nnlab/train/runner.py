@@ -6,7 +6,6 @@ The CLI, the Makefile, tests and notebooks all call `run`.
 
 import dataclasses
 import sys
-import time
 from pathlib import Path
 
 from nnlab import config as config_lib
@@ -15,28 +14,7 @@ from nnlab import datasets
 from nnlab import experiment as experiment_lib
 from nnlab.errors import NnlabError
 from nnlab.results import atomic, checkpoint, rundir
-from nnlab.results.history import HistoryFile
-from nnlab.train import environment
-
-
-@dataclasses.dataclass
-class TrainingJob:
-    """Everything a trainer (keras_fit or custom_loop) needs for one run."""
-
-    experiment: object
-    config: object
-    splits: data_lib.Splits
-    model: object
-    run_dir: rundir.RunDir
-    history: HistoryFile
-    verbose: int
-    metrics: dict = dataclasses.field(default_factory=dict)  # filled in when training ends
-    initial_epoch: int = 0  # > 0 when resuming from a checkpoint
-    checkpoint_path: Path | None = None  # where trainers that support resuming save per-epoch state
-
-    @property
-    def where(self):
-        return str(self.experiment.path)
+from nnlab.train import devices, environment
 
 
 @dataclasses.dataclass
@@ -62,10 +40,15 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
     """
     experiment = experiment_lib.load(name, experiments_dir)
     config = experiment.config(overrides)  # bad overrides fail before anything is written
-    if experiment.optional("VARIANTS") is not None:
+    configs = [config]
+    if experiment.optional("VARIANTS") is not None:  # a study's variants are checked up front too
         from nnlab.train import study
 
-        study.variant_configs(experiment, config)  # and so do bad variants of a study
+        configs = list(study.variant_configs(experiment, config).values())
+    devices.requested_cpu_devices()  # a bad NNLAB_CPU_DEVICES fails before TensorFlow starts
+    setup = devices.setup(config.seed)
+    for checked in configs:
+        devices.check_batch_size(checked.batch_size, setup.replicas, experiment.path)
     record = {
         "experiment": name,
         "config": config_lib.to_dict(config),
@@ -79,7 +62,7 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
         print(f"resuming run {run_dir.path}", file=sys.stderr)
     run_dir.set_status("running")
     try:
-        metrics = _train(experiment, config, run_dir, _verbosity(verbose))
+        metrics = _train(experiment, config, setup, run_dir, _verbosity(verbose))
     except NnlabError as error:
         run_dir.set_status("failed", message=str(error))
         raise NnlabError(f"{error} [run {run_dir.path} marked failed]") from None
@@ -124,130 +107,25 @@ def load_splits(experiment, config):
     return splits
 
 
-def _train(experiment, config, run_dir, verbose):
+def _train(experiment, config, setup, run_dir, verbose):
     # Imported here so that config errors above are reported without paying TensorFlow's import time.
-    from nnlab.train import devices, figures
+    from nnlab.train import figures, job
 
-    setup = devices.setup(config.seed)
-    atomic.write_json(
-        run_dir.file("env.json"),
-        environment.collect(
-            config.seed, setup.devices, setup.strategy_name, setup.compile_options, setup.deterministic
-        ),
+    record = environment.collect(
+        config.seed, setup.devices, setup.strategy_name, setup.compile_options, setup.deterministic
     )
+    record.update(setup.describe(config.batch_size))
+    atomic.write_json(run_dir.file("env.json"), record)
     splits = load_splits(experiment, config)
     if experiment.optional("VARIANTS") is not None:  # a study: one model per variant, one run directory
         from nnlab.train import study
 
-        job = study.train_variants(experiment, config, splits, setup, run_dir, verbose)
+        finished = study.train_variants(experiment, config, splits, setup, run_dir, verbose)
     else:
-        job = train_model(experiment, config, splits, setup, run_dir, verbose)
-    atomic.write_json(run_dir.file("metrics.json"), job.metrics)
-    figures.draw_all(experiment.optional("FIGURES") or (), job)
-    return job.metrics
-
-
-def train_model(experiment, config, splits, setup, run_dir, verbose, name="", plot=True):
-    """Build, check, train, evaluate and save one model; return the finished TrainingJob.
-
-    Writes history{-name}.csv, model{-name}.keras and, with `plot`, the learning-curve PNGs
-    ({name}-<metric>.png). A study calls this once per variant with the variant's name (and draws one combined
-    figure instead of per-variant curves); a plain run once with name "".
-    """
-    from nnlab.plots import curves
-    from nnlab.train import modeling
-
-    model = modeling.prepare(experiment, config, splits, setup)
-    suffix = f"-{name}" if name else ""
-    checkpoint_path = run_dir.file(checkpoint.FILE.replace(".", f"{suffix}."))
-    initial_epoch = checkpoint.restore(model, checkpoint_path) if checkpoint_path.exists() else 0
-    history = HistoryFile(run_dir.file(f"history{suffix}.csv"))
-    if initial_epoch:
-        history.resume(before_epoch=initial_epoch)
-        print(f"resuming{suffix or ''} at epoch {initial_epoch}", file=sys.stderr)
-    job = TrainingJob(
-        experiment=experiment,
-        config=config,
-        splits=splits,
-        model=model,
-        run_dir=run_dir,
-        history=history,
-        verbose=verbose,
-        initial_epoch=initial_epoch,
-        checkpoint_path=checkpoint_path,
-    )
-    started = time.perf_counter()
-    final = _trainer_for(experiment).train(job)
-    train_seconds = time.perf_counter() - started
-    job.metrics = {
-        "status": "done",
-        "epochs_run": len(job.history.rows),
-        "resumed_at_epoch": initial_epoch,
-        "final": final,
-        "train_seconds": train_seconds,
-        "seconds_per_epoch": train_seconds / max(1, len(job.history.rows) - initial_epoch),
-    }
-    if splits.test is not None:
-        job.metrics["test"] = evaluate(model, splits.test, config)
-        print(f"test{suffix}: {format_metrics(job.metrics['test'])}", file=sys.stderr)
-    job.metrics.update(module_summary(job))  # e.g. the least-squares answer beside a line fit's w and b
-    save_model(model, run_dir.file(f"model{suffix}.keras"))
-    if plot:
-        curves.plot_history(job.history.path, run_dir.path, prefix=f"{name}-" if name else "")
-    return job
-
-
-def module_summary(job):
-    """Entries for metrics.json from the experiment's optional `summarize(job)` hook ({} without one)."""
-    hook = job.experiment.optional("summarize")
-    if hook is None:
-        return {}
-    try:
-        extra = hook(job)
-    except NnlabError:
-        raise
-    except Exception as error:
-        raise NnlabError(
-            f"{job.where}: summarize(job) raised {type(error).__name__}: {error}. Fix the summary in the module."
-        ) from None
-    if not isinstance(extra, dict):
-        raise NnlabError(
-            f"{job.where}: summarize(job) must return a dict for metrics.json, got {type(extra).__name__}."
-        )
-    clash = sorted(set(extra) & set(job.metrics))
-    if clash:
-        raise NnlabError(
-            f"{job.where}: summarize(job) returned {', '.join(clash)}, which nnlab already writes to metrics.json; "
-            f"rename those keys."
-        )
-    return extra
-
-
-def _trainer_for(experiment):
-    if experiment.optional("train_step") is not None:
-        from nnlab.train import custom_loop
-
-        return custom_loop
-    from nnlab.train import keras_fit
-
-    return keras_fit
-
-
-def evaluate(model, split, config):
-    """Loss and metrics on a held-out split, as a {name: float} dict."""
-    from nnlab.train import keras_fit
-
-    results = model.evaluate(keras_fit.pipeline(*split, config.batch_size), verbose=0, return_dict=True)
-    return {key: float(value) for key, value in results.items()}
-
-
-def save_model(model, path):
-    with atomic.replacing(path, suffix=".keras") as tmp:
-        model.save(tmp)
-
-
-def format_metrics(values):
-    return ", ".join(f"{key} {value:.4f}" for key, value in values.items())
+        finished = job.train_model(experiment, config, splits, setup, run_dir, verbose)
+    atomic.write_json(run_dir.file("metrics.json"), finished.metrics)
+    figures.draw_all(experiment.optional("FIGURES") or (), finished)
+    return finished.metrics
 
 
 def _verbosity(verbose):

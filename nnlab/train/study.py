@@ -5,7 +5,7 @@ An experiment declares its variants as name -> config overrides, each listing on
     VARIANTS = {"sgd": {"optimizer": "sgd"}, "momentum": {"optimizer": "sgd", "momentum": 0.9}, "adam": {}}
 
 `nnlab run <name>` then trains every variant on the same data split, each from the same seed, through
-runner.train_model, and writes per variant history-<variant>.csv, model-<variant>.keras and
+job.train_model, and writes per variant history-<variant>.csv, model-<variant>.keras and
 <variant>-<metric>.png; for the study comparison.png (all variants' curves overlaid) and metrics.json
 {"status": "done", "variants": {variant: {"overrides": ..., <train_model's metrics>}}, "best": {...}}.
 """
@@ -21,6 +21,7 @@ import pandas as pd
 from nnlab import config as config_lib
 from nnlab.errors import NnlabError
 from nnlab.plots import curves
+from nnlab.train import job as job_lib
 from nnlab.train import runner
 
 COMPARISON = "comparison.png"
@@ -38,13 +39,13 @@ BEST_BY = (
 
 @dataclasses.dataclass
 class StudyJob:
-    """A finished study: what figures get instead of a single runner.TrainingJob."""
+    """A finished study: what figures get instead of a single job.TrainingJob."""
 
     experiment: object
     config: object
     splits: object
     run_dir: object
-    variants: dict  # variant name -> its finished runner.TrainingJob (with its config), in declaration order
+    variants: dict  # variant name -> its finished job.TrainingJob (with its config), in declaration order
     metrics: dict
 
 
@@ -97,14 +98,14 @@ def variant_configs(experiment, config):
 
 
 def train_variants(experiment, config, splits, setup, run_dir, verbose):
-    """Train every variant with runner.train_model; write the comparison figure; return the StudyJob."""
+    """Train every variant with job.train_model; write the comparison figure; return the StudyJob."""
     configs = variant_configs(experiment, config)  # every variant is checked before any trains
     declared = experiment.optional("VARIANTS")
     jobs = {}
     for name, variant_config in configs.items():
         print(f"variant {name}: {declared[name] or 'the defaults'}", file=sys.stderr)
         keras.utils.set_random_seed(variant_config.seed)  # each variant starts from the same draws
-        jobs[name] = runner.train_model(
+        jobs[name] = job_lib.train_model(
             experiment, variant_config, splits, setup, run_dir, verbose, name=name, plot=False
         )
     variants = {name: {"overrides": declared[name], **job.metrics} for name, job in jobs.items()}
