@@ -81,9 +81,9 @@ def setup(seed):
     #   strategy = cluster.strategy_from_environment()  (nnlab.train.cluster, written by the "cluster" helper)
     strategy = None
     if strategy is None and cpu_devices is not None and cpu_devices > 1:
-        strategy = tf.distribute.MirroredStrategy([f"/cpu:{index}" for index in range(cpu_devices)])
+        strategy = _mirrored(tuple(f"/cpu:{index}" for index in range(cpu_devices)))
     elif strategy is None and len(gpus) > 1:
-        strategy = tf.distribute.MirroredStrategy()
+        strategy = _mirrored(None)
     elif strategy is None:
         strategy = tf.distribute.get_strategy()
     devices = {
@@ -106,6 +106,20 @@ def check_batch_size(batch_size, replicas, where):
             f"{replicas} replicas this machine trains on; use a multiple of {replicas}, e.g. batch_size={below or above} "
             f"or batch_size={above}."
         )
+
+
+_MIRRORED = {}
+
+
+def _mirrored(device_names):
+    """One MirroredStrategy per device set and process: each new one numbers its collective ops from the same
+    start, and a second run in the process (a study's variants, sweep trials, tests) then clashed with the
+    first's ops ("Shape mismatch in the collective instance")."""
+    import tensorflow as tf
+
+    if device_names not in _MIRRORED:
+        _MIRRORED[device_names] = tf.distribute.MirroredStrategy(list(device_names) if device_names else None)
+    return _MIRRORED[device_names]
 
 
 def _split_cpu(tf, count):
