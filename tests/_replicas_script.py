@@ -12,6 +12,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from nnlab import NnlabError
 from nnlab.sweeps import tuning
 from nnlab.train import loop, runner
 
@@ -58,6 +59,12 @@ def killed_after_epoch(epoch_count, overrides):
 
 
 seen = {}
+try:
+    runner.run("mnist", ["batch_size=33"], results_dir=RESULTS / "odd", verbose=0)
+    seen["odd_batch"] = "accepted"
+except NnlabError as error:
+    seen["odd_batch"] = str(error)
+seen["odd_batch_wrote"] = (RESULTS / "odd").exists()
 two = runner.run("mnist", MNIST, results_dir=RESULTS / "two", verbose=0)
 one = with_replicas(1, lambda: runner.run("mnist", MNIST, results_dir=RESULTS / "one", verbose=0))
 seen["mnist"] = {
@@ -77,12 +84,11 @@ seen["study"] = {name: record["test"]["accuracy"] for name, record in study.metr
 resume = ["epochs=3", "limit_examples=2000"]
 whole = runner.run("mnist", resume, results_dir=RESULTS / "whole", verbose=0)
 resumed = killed_after_epoch(1, resume)
+pairs = list(zip(weights(whole.run_dir), weights(resumed.run_dir), strict=True))
 seen["resume"] = {
     "resumed_at": resumed.metrics["resumed_at_epoch"],
-    "bitwise": all(np.array_equal(a, b) for a, b in zip(weights(whole.run_dir), weights(resumed.run_dir))),
-    "largest_difference": max(
-        float(np.max(np.abs(a - b))) for a, b in zip(weights(whole.run_dir), weights(resumed.run_dir))
-    ),
+    "bitwise": all(np.array_equal(a, b) for a, b in pairs),
+    "largest_difference": max(float(np.max(np.abs(a - b))) for a, b in pairs),
 }
 sweep = tuning.tune("mnist", ["max_trials=2", "epochs=1", "limit_examples=1000"], results_dir=RESULTS, verbose=0)
 seen["sweep"] = {"counts": sweep.counts, "best_config": str(sweep.best_config)}

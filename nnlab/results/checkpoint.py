@@ -25,7 +25,11 @@ def _variables(model):
 def save(model, path, next_epoch, extra=None):
     """Write every variable of `model` and its optimizer, the epoch to resume from, and `extra` (JSON-able)."""
     arrays = {f"v{index}": np.asarray(variable.numpy()) for index, variable in enumerate(_variables(model))}
-    meta = {"next_epoch": int(next_epoch), "paths": [variable.path for variable in _variables(model)], "extra": extra or {}}
+    meta = {
+        "next_epoch": int(next_epoch),
+        "paths": [variable.path for variable in _variables(model)],
+        "extra": extra or {},
+    }
     with atomic.replacing(path, suffix=".npz") as tmp:
         np.savez(tmp, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
 

@@ -103,8 +103,8 @@ def check_batch_size(batch_size, replicas, where):
         below, above = batch_size - batch_size % replicas, batch_size + replicas - batch_size % replicas
         raise NnlabError(
             f"{where}: field 'batch_size' is {batch_size}, the global batch, which must split evenly over the "
-            f"{replicas} replicas this machine trains on; use a multiple of {replicas}, e.g. batch_size={below or above} "
-            f"or batch_size={above}."
+            f"{replicas} replicas this machine trains on; use a multiple of {replicas}, e.g. "
+            f"batch_size={below or above} or batch_size={above}."
         )
 
 

@@ -146,7 +146,7 @@ def build_metrics(model, x, y):
 
 
 class EpochLoop:
-    """The step inside compiled epochs under the job's strategy: `run(start, count)` trains epochs [start, start+count)."""
+    """The step inside compiled epochs under the job's strategy: `run(start, count)` trains [start, start + count)."""
 
     def __init__(self, job):
         config = job.config
@@ -256,7 +256,9 @@ class EpochLoop:
         outputs = self.strategy.run(self._replica_step, args=(x, y))
         if not self.handwritten:
             return {}
-        return {key: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None) for key, value in outputs.items()}
+        return {
+            key: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None) for key, value in outputs.items()
+        }
 
     def _replica_step(self, x, y):
         if self.replicas > 1:  # this replica's equal slice of the global batch
@@ -316,7 +318,10 @@ def _average_gradients_over_replicas(optimizer, replicas):
     summed = optimizer._all_reduce_sum_gradients  # Keras' TensorFlow optimizer's one cross-replica reduction
 
     def averaged(grads_and_vars):
-        return [(None if gradient is None else gradient / replicas, variable) for gradient, variable in summed(grads_and_vars)]
+        return [
+            (None if gradient is None else gradient / replicas, variable)
+            for gradient, variable in summed(grads_and_vars)
+        ]
 
     optimizer._all_reduce_sum_gradients = averaged
 

@@ -1,7 +1,7 @@
 """Experiment-specific figures, declared by name: `FIGURES = ("line_fit",)` in an experiment module.
 
 Each figure is a module here with `draw(job) -> list of paths`, called after training with the finished
-`runner.TrainingJob` (model, splits, config, history rows, run directory). Learning curves are not here:
+`job.TrainingJob` (model, splits, config, history rows, run directory). Learning curves are not here:
 every run gets those from history.csv (nnlab.plots.curves).
 """
 
