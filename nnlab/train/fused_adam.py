@@ -3,11 +3,12 @@
 Keras 3 writes Adam's update as separate ops per variable (powers, alpha, two moment updates, the step), and on a
 CPU each op costs a few microseconds of dispatch however small the tensors; for a small MLP at batch 32 the update
 is a large share of a step (README, "Where the time goes", has the `make profile` figures). TensorFlow's
-ResourceApplyAdam does the same update in one kernel per variable. It computes Keras' formula on Keras' own slot variables (m, v), so checkpoints, resumed runs and model.keras files are
-unchanged, and the optimizer is still a keras.optimizers.Adam that saves and loads as one. In float64 the two agree
-bit for bit. In float32 the kernel forms 1 - beta from float32 beta (1 - 0.999f = 0.00099998713) where Keras rounds
-the double 0.001, so m and v differ in their last bits, and training amplifies that as it does any rounding change;
-MNIST's test accuracy stays within its seed-to-seed spread (README).
+ResourceApplyAdam does the same update in one kernel per variable. It computes Keras' formula on Keras' own slot
+variables (m, v), so checkpoints, resumed runs and model.keras files are unchanged, and the optimizer is still a
+keras.optimizers.Adam that saves and loads as one. In float64 the two agree bit for bit. In float32 the kernel forms
+1 - beta from float32 beta (1 - 0.999f = 0.00099998713) where Keras rounds the double 0.001, so m and v differ in
+their last bits, and training amplifies that as it does any rounding change; MNIST's test accuracy stays within its
+seed-to-seed spread (README).
 """
 
 import types
