@@ -75,7 +75,7 @@ def stepped_returning(make_experiment):
 def finished_job(experiment, results_dir, *overrides):
     """A real TrainingJob after training, as the runner has it before writing metrics.json."""
     config = experiment.config(list(overrides))
-    splits = runner.load_splits(experiment, config)
+    splits = experiment.load_splits(config)
     run_dir = rundir.create(results_dir, experiment.name)
     return job_lib.train_model(experiment, config, splits, devices.setup(config.seed), run_dir, verbose=0)
 

@@ -2,7 +2,7 @@
 their state saved with the checkpoint."""
 
 from nnlab.results import checkpoint, rundir
-from nnlab.train import devices, runner
+from nnlab.train import devices
 from nnlab.train import job as job_lib
 from nnlab.train.controls import NoControls
 
@@ -53,7 +53,7 @@ class HalveThenStop(NoControls):
 def test_controls_set_the_rate_stop_early_and_are_checkpointed(make_experiment, results_dir):
     experiment = make_experiment("tiny", TINY)
     config = experiment.config([])
-    splits = runner.load_splits(experiment, config)
+    splits = experiment.load_splits(config)
     run_dir = rundir.create(results_dir, "tiny")
     controls = HalveThenStop()
     job = job_lib.train_model(experiment, config, splits, devices.setup(0), run_dir, verbose=0, controls=controls)

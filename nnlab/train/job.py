@@ -1,7 +1,4 @@
-"""One model's training job: build it, train it through the loop, evaluate it and save it.
-
-A plain run calls `train_model` once; a study (nnlab.train.study) once per variant, each with its own name.
-"""
+"""One trained model: build, check, train, evaluate and save it (a run trains one; a study one per variant)."""
 
 import dataclasses
 import sys
@@ -10,25 +7,25 @@ from pathlib import Path
 
 from nnlab import data as data_lib
 from nnlab.errors import NnlabError
-from nnlab.results import atomic, checkpoint, rundir
+from nnlab.results import atomic, checkpoint, layout, rundir
 from nnlab.results.history import HistoryFile
 
 
 @dataclasses.dataclass
 class TrainingJob:
-    """Everything the loop needs for one model, and what figures and summaries read once it is trained."""
+    """Everything the loop (nnlab.train.loop) needs for one model, and what figures and summaries read after it."""
 
     experiment: object
     config: object
     splits: data_lib.Splits
     model: object
-    run_dir: rundir.RunDir | None
+    run_dir: rundir.RunDir | None  # None for a sweep trial, which keeps its files in the trial directory
     history: HistoryFile
     verbose: int
     strategy: object = None  # the tf.distribute strategy the model was built under
     metrics: dict = dataclasses.field(default_factory=dict)  # filled in when training ends
     initial_epoch: int = 0  # > 0 when resuming from a checkpoint
-    checkpoint_path: Path | None = None  # where the loop saves per-chunk state for resuming
+    checkpoint_path: Path | None = None  # where the loop saves its state after every compiled chunk
     tensorboard_dir: Path | None = None
 
     @property
@@ -39,7 +36,7 @@ class TrainingJob:
 def train_model(experiment, config, splits, setup, run_dir, verbose, name="", plot=True, controls=None):
     """Build, check, train, evaluate and save one model; return the finished TrainingJob.
 
-    Writes history{-name}.csv, model{-name}.keras, tensorboard/{name} and, with `plot`, the learning-curve PNGs
+    Writes history{-name}.csv, model{-name}.keras, tensorboard/[name/] and, with `plot`, the learning-curve PNGs
     ({name}-<metric>.png). A study calls this once per variant with the variant's name (and draws one combined
     figure instead of per-variant curves); a plain run once with name "".
     """
@@ -50,17 +47,16 @@ def train_model(experiment, config, splits, setup, run_dir, verbose, name="", pl
     controls = controls or NoControls()
     model = modeling.prepare(experiment, config, splits, setup)
     suffix = f"-{name}" if name else ""
-    checkpoint_path = run_dir.file(checkpoint.FILE.replace(".", f"{suffix}."))
+    checkpoint_path = run_dir.file(layout.checkpoint(name))
     initial_epoch = 0
     if checkpoint_path.exists():
-        with setup.strategy.scope():
+        with setup.strategy.scope():  # mirrored variables take the saved values on every replica
             initial_epoch = checkpoint.restore(model, checkpoint_path)
         controls.restore(checkpoint.extra(checkpoint_path))
-    history = HistoryFile(run_dir.file(f"history{suffix}.csv"))
+    history = HistoryFile(run_dir.file(layout.history(name)))
     if initial_epoch:
         history.resume(before_epoch=initial_epoch)
         print(f"resuming{suffix or ''} at epoch {initial_epoch}", file=sys.stderr)
-    tensorboard = run_dir.file("tensorboard")
     job = TrainingJob(
         experiment=experiment,
         config=config,
@@ -72,7 +68,7 @@ def train_model(experiment, config, splits, setup, run_dir, verbose, name="", pl
         strategy=setup.strategy,
         initial_epoch=initial_epoch,
         checkpoint_path=checkpoint_path,
-        tensorboard_dir=tensorboard / name if name else tensorboard,
+        tensorboard_dir=run_dir.file(layout.TENSORBOARD) / name if name else run_dir.file(layout.TENSORBOARD),
     )
     started = time.perf_counter()
     final = loop.train(job, controls)
@@ -89,25 +85,17 @@ def train_model(experiment, config, splits, setup, run_dir, verbose, name="", pl
         job.metrics["test"] = loop.evaluate(model, setup.strategy, splits.test)
         print(f"test{suffix}: {format_metrics(job.metrics['test'])}", file=sys.stderr)
     job.metrics.update(module_summary(job))  # e.g. the least-squares answer beside a line fit's w and b
-    save_model(model, run_dir.file(f"model{suffix}.keras"))
+    save_model(model, run_dir.file(layout.model(name)))
     if plot:
-        curves.plot_history(job.history.path, run_dir.path, prefix=f"{name}-" if name else "")
+        curves.plot_history(job.history.path, run_dir.path, variant=name)
     return job
 
 
 def module_summary(job):
     """Entries for metrics.json from the experiment's optional `summarize(job)` hook ({} without one)."""
-    hook = job.experiment.optional("summarize")
-    if hook is None:
+    if job.experiment.optional("summarize") is None:
         return {}
-    try:
-        extra = hook(job)
-    except NnlabError:
-        raise
-    except Exception as error:
-        raise NnlabError(
-            f"{job.where}: summarize(job) raised {type(error).__name__}: {error}. Fix the summary in the module."
-        ) from None
+    extra = job.experiment.call_hook("summarize", job, signature="job", fix="Fix the summary in the module")
     if not isinstance(extra, dict):
         raise NnlabError(
             f"{job.where}: summarize(job) must return a dict for metrics.json, got {type(extra).__name__}."
@@ -128,3 +116,10 @@ def save_model(model, path):
 
 def format_metrics(values):
     return ", ".join(f"{key} {value:.4f}" for key, value in values.items())
+
+
+def verbosity(verbose):
+    """Keras' verbosity: as given, else a progress bar on a terminal and one line per epoch otherwise."""
+    if verbose is not None:
+        return verbose
+    return 1 if sys.stdout.isatty() else 2

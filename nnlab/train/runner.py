@@ -9,12 +9,11 @@ import sys
 from pathlib import Path
 
 from nnlab import config as config_lib
-from nnlab import data as data_lib
-from nnlab import datasets
 from nnlab import experiment as experiment_lib
 from nnlab.errors import NnlabError
-from nnlab.results import atomic, checkpoint, rundir
-from nnlab.train import devices, environment
+from nnlab.results import atomic, layout, rundir
+from nnlab.train import environment, figures
+from nnlab.train import job as job_lib
 
 
 @dataclasses.dataclass
@@ -40,29 +39,27 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
     """
     experiment = experiment_lib.load(name, experiments_dir)
     config = experiment.config(overrides)  # bad overrides fail before anything is written
+    figures.check(experiment)
     configs = [config]
-    if experiment.optional("VARIANTS") is not None:  # a study's variants are checked up front too
+    if experiment.optional("VARIANTS") is not None:  # and so do bad variants of a study
         from nnlab.train import study
 
         configs = list(study.variant_configs(experiment, config).values())
-    devices.requested_cpu_devices()  # a bad NNLAB_CPU_DEVICES fails before TensorFlow starts
-    setup = devices.setup(config.seed)
-    for checked in configs:
-        devices.check_batch_size(checked.batch_size, setup.replicas, experiment.path)
+    setup = _setup(experiment, config, configs)
     record = {
         "experiment": name,
         "config": config_lib.to_dict(config),
-        "overrides": changed_fields(config, experiment.config_class()),
+        "overrides": config_lib.changed_fields(config, experiment.config_class()),
     }
     run_dir = rundir.unfinished(results_dir, name, record["config"]) if resume else None
     if run_dir is None:
         run_dir = rundir.create(results_dir, name)
-        atomic.write_json(run_dir.file("config.json"), record)
+        atomic.write_json(run_dir.file(layout.CONFIG), record)
     else:
         print(f"resuming run {run_dir.path}", file=sys.stderr)
     run_dir.set_status("running")
     try:
-        metrics = _train(experiment, config, setup, run_dir, _verbosity(verbose))
+        metrics = _train(experiment, config, setup, run_dir, job_lib.verbosity(verbose))
     except NnlabError as error:
         run_dir.set_status("failed", message=str(error))
         raise NnlabError(f"{error} [run {run_dir.path} marked failed]") from None
@@ -70,65 +67,36 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
         run_dir.set_status("failed", message=f"{type(error).__name__}: {error}")
         raise
     run_dir.set_status("done")
-    for path in run_dir.path.glob(checkpoint.FILE.replace(".", "*.")):  # only needed while unfinished
-        path.unlink()
+    for path in [run_dir.file(layout.checkpoint()), *run_dir.path.glob(layout.checkpoint("*"))]:
+        path.unlink(missing_ok=True)  # only needed while unfinished
     return RunResult(run_dir=run_dir.path, metrics=metrics)
 
 
-def changed_fields(config, defaults):
-    """Fields whose value differs from the experiment's defaults."""
-    current, default = config_lib.to_dict(config), config_lib.to_dict(defaults)
-    return {key: value for key, value in current.items() if default.get(key) != value}
+def _setup(experiment, config, configs):
+    """Devices and strategy, checked before the run directory exists: a bad NNLAB_CPU_DEVICES, or a batch that
+    does not split over the replicas, leaves nothing behind."""
+    from nnlab.train import devices  # here, so that config errors above do not pay TensorFlow's import time
 
-
-def load_splits(experiment, config):
-    """The experiment's data: make_data(config) if it defines one, else the named data set; then checked."""
-    make_data = experiment.optional("make_data")
-    if make_data is not None:
-        try:
-            splits = make_data(config)
-        except NnlabError:
-            raise
-        except Exception as error:
-            raise NnlabError(
-                f"{experiment.path}: make_data(config) raised {type(error).__name__}: {error}. Fix the data definition."
-            ) from None
-        if not isinstance(splits, data_lib.Splits):
-            raise NnlabError(
-                f"{experiment.path}: make_data(config) must return nnlab.data.Splits, got {type(splits).__name__}."
-            )
-        splits = dataclasses.replace(splits, source=f"{experiment.path} make_data")
-    else:
-        splits = datasets.load(config.dataset, config)
-    data_lib.check(splits)  # as given, so that the messages describe the user's data, not our holdout of it
-    splits = data_lib.limited(splits, config.limit_examples)
-    splits = data_lib.with_validation(splits, config.validation_fraction, config.seed)
-    data_lib.check(splits)
-    return splits
+    devices.requested_cpu_devices()
+    setup = devices.setup(config.seed)
+    for checked in configs:
+        devices.check_batch_size(checked.batch_size, setup.replicas, experiment.path)
+    return setup
 
 
 def _train(experiment, config, setup, run_dir, verbose):
-    # Imported here so that config errors above are reported without paying TensorFlow's import time.
-    from nnlab.train import figures, job
-
     record = environment.collect(
         config.seed, setup.devices, setup.strategy_name, setup.compile_options, setup.deterministic
     )
-    record.update(setup.describe(config.batch_size))
-    atomic.write_json(run_dir.file("env.json"), record)
-    splits = load_splits(experiment, config)
+    record.update(setup.describe(config.batch_size))  # strategy, replicas, workers, per-replica batch
+    atomic.write_json(run_dir.file(layout.ENVIRONMENT), record)
+    splits = experiment.load_splits(config)
     if experiment.optional("VARIANTS") is not None:  # a study: one model per variant, one run directory
         from nnlab.train import study
 
-        finished = study.train_variants(experiment, config, splits, setup, run_dir, verbose)
+        job = study.train_variants(experiment, config, splits, setup, run_dir, verbose)
     else:
-        finished = job.train_model(experiment, config, splits, setup, run_dir, verbose)
-    atomic.write_json(run_dir.file("metrics.json"), finished.metrics)
-    figures.draw_all(experiment.optional("FIGURES") or (), finished)
-    return finished.metrics
-
-
-def _verbosity(verbose):
-    if verbose is not None:
-        return verbose
-    return 1 if sys.stdout.isatty() else 2
+        job = job_lib.train_model(experiment, config, splits, setup, run_dir, verbose)
+    atomic.write_json(run_dir.file(layout.METRICS), job.metrics)
+    figures.draw_all(experiment.optional("FIGURES") or (), job)
+    return job.metrics
