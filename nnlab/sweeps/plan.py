@@ -40,6 +40,19 @@ class TrialData:
 
 @dataclasses.dataclass
 class SweepPlan:
+    """What a sweep is, decided once before any trial: the single object every part of `nnlab tune` reads.
+
+    Who owns what (as keras-tuner's BaseTuner divides Oracle from Tuner):
+    - the plan (this class) owns the experiment, the base config every trial starts from, the search space, the
+      algorithm and objective, the sweep id and directory, and the data, loaded once per process (`load_data`);
+      `preflight` checks the objective against what a model of this experiment really logs;
+    - keras-tuner's oracle (sweeps/oracle.py) owns which values each trial gets and each trial's status;
+    - the tuner (sweeps/trial.py) owns one trial: it trains the experiment with the trial's values through the same
+      code as `nnlab run` and records its history;
+    - sweeps/tables.py owns the tidy files (trials.csv, history.csv), rebuilt from the sweep directory alone;
+    - sweeps/tuning.py runs them in order and writes sweep.json and best_config.json.
+    """
+
     experiment: object
     config: object  # the resolved config every trial starts from
     raw_overrides: dict  # as given, for the processes a distributed sweep starts
@@ -111,7 +124,7 @@ class SweepPlan:
 
     def preflight(self):
         """Load the data and check the objective is a metric the model logs, before the first trial."""
-        from nnlab.train import modeling
+        from nnlab.train import controls, modeling
 
         self.load_data()
         model = modeling.prepare(self.experiment, self.config, self.splits, self.setup)
@@ -119,6 +132,7 @@ class SweepPlan:
         logged = list(model.evaluate(x, y, verbose=0, return_dict=True))
         if self.splits.validation is not None:
             logged += [f"val_{name}" for name in logged]
+        controls.check_monitor(self.config, logged, str(self.experiment.path))  # patience's or plateau's metric
         if self.objective not in logged:
             hint = (
                 " (there is no validation split: set validation_fraction > 0)"

@@ -36,18 +36,25 @@ def describe(requested):
     return {"requested": requested, "policy": resolve(requested)}
 
 
+def check(experiment, config):
+    """The policy name for this config here; NnlabError for a combination that cannot train (see the docstring)."""
+    name = resolve(config.precision)
+    if name == "mixed_float16" and experiment.optional("train_step") is not None:
+        asked = "" if config.precision == name else f" (precision={config.precision} resolved to it on this GPU)"
+        raise NnlabError(
+            f"{experiment.path}: precision=mixed_float16{asked} needs loss scaling, which the module's hand-written "
+            f"train_step does not do (its float16 gradients would underflow or be mis-scaled). Use "
+            f"precision=mixed_bfloat16, which needs no scaling, or precision=float32."
+        )
+    return name
+
+
 @contextlib.contextmanager
 def policy(config, experiment):
     """Build and compile under the config's policy; yields its name. Refuses what cannot work (see the docstring)."""
     import keras
 
-    name = resolve(config.precision)
-    if name == "mixed_float16" and experiment.optional("train_step") is not None:
-        raise NnlabError(
-            f"{experiment.path}: precision=mixed_float16 needs loss scaling, which the module's hand-written "
-            f"train_step does not do (its float16 gradients would underflow or be mis-scaled). Use "
-            f"precision=mixed_bfloat16, which needs no scaling, or precision=float32."
-        )
+    name = check(experiment, config)
     if name == "mixed_float16" and not _gpus() and name not in _warned:
         _warned.add(name)
         print(
