@@ -45,11 +45,14 @@ def check_monitor(config, logged, where):
     """Raise NnlabError, before the first epoch, if `monitor` is used but is not among the `logged` metrics."""
     if not uses_monitor(config) or config.monitor in logged:
         return
-    hint = " (there is no validation split: set validation_fraction > 0)" if config.monitor.startswith("val_") else ""
+    metrics = [name for name in logged if name != "learning_rate"]
+    validated = any(name.startswith("val_") for name in metrics)
+    hint = " (there is no validation split: set validation_fraction > 0)" if not validated else ""
     used_by = "patience" if config.patience > 0 else "lr_schedule=plateau"
+    example = "val_loss" if "val_loss" in metrics else metrics[0]
     raise NnlabError(
         f"{where}: field 'monitor' is {config.monitor!r} (used by {used_by}), which this experiment does not log"
-        f"{hint}; it logs {', '.join(logged)}. Pass e.g. monitor={list(logged)[-1]}."
+        f"{hint}; it logs {', '.join(metrics)}. Pass e.g. monitor={example}."
     )
 
 

@@ -98,8 +98,8 @@ def stopping_record(controls, rows):
     summary = controls.summary()
     if not summary:
         return {}
-    kept = next((row for row in rows if row["epoch"] == summary["kept_epoch"]), None)
-    return {"early_stopping": {**summary, "kept": kept}}
+    kept = next((row for row in rows if row["epoch"] == summary["kept_epoch"]), {})
+    return {"early_stopping": {**summary, "kept": {key: value for key, value in kept.items() if key != "seconds"}}}
 
 
 def module_summary(job):
