@@ -80,8 +80,13 @@ def float32_output(model, sample, where):
     """
     import keras
 
-    if _all_float32(_output_dtypes(model, sample)):
-        return model  # float32 throughout, or the module already made its last layer float32
+    if model.dtype_policy.name not in MIXED:
+        return model  # float32 throughout: nothing to do, and no forward pass
+    try:
+        if _all_float32(_output_dtypes(model, sample)):
+            return model  # the module already made its last layer float32
+    except Exception:
+        return model  # the model does not fit the data: modeling.check_fits_data says so in its own words
     for layer in _output_layers(model):
         layer.dtype_policy = keras.DTypePolicy("float32")  # its variables already are; now its math too
     if not _all_float32(_output_dtypes(model, sample)):
