@@ -149,7 +149,8 @@ class EpochControls:
             "stopped_early": stopped,
             "stopped_at_epoch": self.stopped_at,
             "reason": (
-                f"{self.config.monitor} did not improve for {self.config.patience} epochs after epoch "
+                f"{self.config.monitor} did not improve for {self.config.patience} "
+                f"epoch{'s' if self.config.patience != 1 else ''} after epoch "
                 f"{self.stopper.best_epoch}"
                 if stopped
                 else f"trained all {self.config.epochs} epochs"

@@ -83,6 +83,9 @@ def train_model(experiment, config, splits, setup, run_dir, verbose, name="", pl
         "seconds_per_epoch": train_seconds / max(1, len(job.history.rows) - initial_epoch),
     }
     job.metrics.update(stopping_record(controls, job.history.rows))
+    stopping = job.metrics.get("early_stopping", {})
+    if stopping.get("stopped_early"):
+        print(f"stopped early{suffix}: {stopping['reason']}; kept epoch {stopping['kept_epoch']}", file=sys.stderr)
     if splits.test is not None:  # with the kept weights: controls.finish restored the best epoch's
         job.metrics["test"] = loop.evaluate(model, setup.strategy, splits.test)
         print(f"test{suffix}: {format_metrics(job.metrics['test'])}", file=sys.stderr)
