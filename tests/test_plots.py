@@ -184,3 +184,17 @@ def test_nothing_to_draw_is_none_not_an_empty_picture():
     assert sweep_plots.trial_curves(None, "val_loss", "t") is None
     assert curves.overlay([("a", None), ("b", history(0))], "t") is None
     assert curves.png_bytes(None) is None
+
+
+def test_a_sweep_plan_records_the_modules_axes_and_rejects_a_misspelt_one(make_experiment, results_dir):
+    from nnlab.sweeps import plan
+    from tests._tuning_tiny import TINY
+
+    declared = make_experiment("tiny", TINY + '\n    SWEEP_AXES = ("width", "learning_rate")\n')
+    sweep = plan.plan_settings(declared, ["max_trials=2"], results_dir, workers=0)
+    assert sweep.axes == ("width", "learning_rate") and sweep.describe()["axes"] == ["width", "learning_rate"]
+    pinned = plan.plan_settings(declared, ["max_trials=2", "width=8"], results_dir, workers=0)
+    assert pinned.axes == ("learning_rate", None) and pinned.describe()["axes"] == ["learning_rate"]
+    misspelt = make_experiment("tiny2", TINY + '\n    SWEEP_AXES = ("widht",)\n')
+    with pytest.raises(NnlabError, match=r"tiny2\.py: SWEEP_AXES names widht, which SEARCH_SPACE does not sweep"):
+        plan.plan_settings(misspelt, ["max_trials=2"], results_dir, workers=0)
