@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
-from nnlab.results import atomic  # noqa: E402
+from nnlab.results import atomic, layout  # noqa: E402
 
 NOT_METRICS = {"epoch", "seconds", "learning_rate", "execution", "trial_id"}
 MAX_PANELS = 4  # loss, a metric or two, and room for a tracked value such as a fitted weight
@@ -94,14 +94,14 @@ def history_figure(history, name, metrics=()):
     return figure
 
 
-def plot_history(history_csv, out_dir, prefix="", metrics=()):
-    """Write `<prefix><name>.png` for each metric and tracked value of a history.csv; return the paths."""
+def plot_history(history_csv, out_dir, variant="", metrics=()):
+    """Write `[<variant>-]<name>.png` for each metric and tracked value of a history.csv; return the paths."""
     history = pd.read_csv(history_csv)
     written = []
     for name in metric_names(history):
         figure = history_figure(history, name, metrics)
         if figure is not None:
-            written.append(save(figure, Path(out_dir) / f"{prefix}{name}.png"))
+            written.append(save(figure, Path(out_dir) / layout.learning_curve(name, variant)))
     return written
 
 

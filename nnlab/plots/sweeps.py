@@ -7,9 +7,9 @@ drawing is saved as a file by the sweep and embedded as bytes by the report for 
 
 Files a finished sweep holds (`file_names`): objective_vs_<x>.png (each trial's best objective against the first
 axis, coloured by the second), heatmap.png (the best objective per cell of the two axes: the lowest for a minimised
-objective, the highest otherwise), trial_curves.png (the objective per epoch of every trial). Sweeps written before
-the names were generic hold lr_width_heatmap.png instead, which took the maximum even of a minimised objective; the
-report redraws that one from trials.csv rather than show it.
+objective, the highest otherwise), trial_curves.png (the objective per epoch of every trial); names in
+nnlab.results.layout. Sweeps written before the names were generic hold lr_width_heatmap.png instead, which took the
+maximum even of a minimised objective; the report redraws that one from trials.csv rather than show it.
 """
 
 import math
@@ -20,24 +20,19 @@ import pandas as pd
 
 from nnlab.errors import NnlabError
 from nnlab.plots import curves
+from nnlab.results import layout
 
 plt = curves.plt  # matplotlib, already switched to the Agg backend
 matplotlib = curves.matplotlib
 
 OBJECTIVE = "best_objective"  # trials.csv column holding each trial's best value of the sweep's objective
-HEATMAP = "heatmap.png"
-TRIAL_CURVES = "trial_curves.png"
 LEARNING_RATE = "learning_rate"
 MISSING = -0.1  # where a trial without a value (a failed one) crosses a parallel-coordinates axis
 
 
-def objective_vs_file(field):
-    return f"objective_vs_{field}.png"
-
-
 def file_names(axes):
     """The PNG names a finished sweep over `axes` (from sweep_axes) holds, in the order they are drawn."""
-    return [objective_vs_file(axes[0]), HEATMAP, TRIAL_CURVES]
+    return [layout.objective_vs(axes[0]), layout.HEATMAP, layout.TRIAL_CURVES]
 
 
 def sweep_axes(fields, declared=None, searchable=None, where="SWEEP_AXES"):
@@ -83,13 +78,13 @@ def sweep_axes(fields, declared=None, searchable=None, where="SWEEP_AXES"):
 def draw_all(sweep_dir, objective, direction, axes):
     """Write the sweep's PNGs (file_names(axes)) into its directory from its CSVs; return the paths written."""
     sweep_dir = Path(sweep_dir)
-    trials = pd.read_csv(sweep_dir / "trials.csv", dtype={"trial_id": str})
-    history = pd.read_csv(sweep_dir / "history.csv", dtype={"trial_id": str})
+    trials = pd.read_csv(sweep_dir / layout.TRIALS, dtype={"trial_id": str})
+    history = pd.read_csv(sweep_dir / layout.SWEEP_HISTORY, dtype={"trial_id": str})
     first, second = axes
     drawings = {
-        objective_vs_file(first): objective_vs(trials, first, objective, direction, colour_field=second),
-        HEATMAP: heatmap(trials, first, second, objective, direction),
-        TRIAL_CURVES: trial_curves(history, objective, f"{objective} per epoch, every trial"),
+        layout.objective_vs(first): objective_vs(trials, first, objective, direction, colour_field=second),
+        layout.HEATMAP: heatmap(trials, first, second, objective, direction),
+        layout.TRIAL_CURVES: trial_curves(history, objective, f"{objective} per epoch, every trial"),
     }
     return [curves.save(figure, sweep_dir / name) for name, figure in drawings.items() if figure is not None]
 

@@ -12,9 +12,9 @@ import pandas as pd
 from nnlab.plots import curves
 from nnlab.plots import sweeps as sweep_plots
 from nnlab.report import blocks as doc
+from nnlab.results import layout
 
 OBJECTIVE = sweep_plots.OBJECTIVE  # trials.csv column holding each trial's best value of the sweep's objective
-PARALLEL_COORDINATES = "parallel_coordinates.png"  # drawn by the report (a sweep does not write it)
 NOT_PARAMETERS = {"trial_id", "status", OBJECTIVE, "last_objective", "best_epoch", "epochs_run", "seconds"}
 
 
@@ -90,7 +90,7 @@ def best_config_blocks(sweep, objective):
     if not best:
         return []
     value = best.get("objective") if isinstance(best.get("objective"), dict) else {}
-    path = sweep.path / "best_config.json"
+    path = sweep.path / layout.BEST_CONFIG
     text = (
         f"Best trial {best.get('trial_id', '?')}: {value.get('name', objective)} = {doc.number(value.get('value'))}. "
         f'Re-run it with `make run EXP={sweep.experiment} ARGS="from={path}"`.'
@@ -147,22 +147,22 @@ def figures(sweep, trials, params, objective, direction, best_trial):
     coloured = f", coloured by {second}" if second else ""
     wanted = [
         (
-            [sweep_plots.objective_vs_file(first)] if first else [],
+            [layout.objective_vs(first)] if first else [],
             f"best {objective} against {first}, one point per trial{coloured}",
             lambda: sweep_plots.objective_vs(trials, first, objective, direction, colour_field=second),
         ),
         (
-            [sweep_plots.HEATMAP],  # an older sweep's lr_width_heatmap.png is redrawn: it showed a max as "best"
+            [layout.HEATMAP],  # an older sweep's lr_width_heatmap.png is redrawn: it showed a max as "best"
             f"{best} {objective} over {first} × {second or 'all trials'} ({direction}imised objective)",
             lambda: sweep_plots.heatmap(trials, first, second, objective, direction),
         ),
         (
-            [PARALLEL_COORDINATES],
+            [layout.PARALLEL_COORDINATES],
             "All hyperparameters at once: one line per trial, coloured by objective, best in red",
             lambda: sweep_plots.parallel_coordinates(trials, params, objective, direction, best_trial),
         ),
         (
-            [sweep_plots.TRIAL_CURVES],
+            [layout.TRIAL_CURVES],
             f"{objective} per epoch, one line per trial",
             lambda: sweep_plots.trial_curves(sweep.history, objective, f"{objective} per trial"),
         ),
