@@ -70,6 +70,13 @@ def legend_outside(axes, **options):
         axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, **options)
 
 
+def legend_below(axes, **options):
+    """A legend under the axes (and its x label), for panels side by side where the right edge has no room."""
+    handles, _ = axes.get_legend_handles_labels()
+    if handles:
+        axes.legend(loc="upper center", bbox_to_anchor=(0.5, -0.16), frameon=False, **options)
+
+
 def history_figure(history, name, metrics=()):
     """One metric's curve per epoch (training and validation), or one tracked value's curve; None if absent."""
     figure, axes = plt.subplots(figsize=(6, 4))

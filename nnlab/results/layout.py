@@ -65,7 +65,6 @@ TRIALS = "trials.csv"
 SWEEP_HISTORY = "history.csv"  # the long table: one row per (trial, epoch)
 BEST_CONFIG = "best_config.json"
 HEATMAP = "heatmap.png"  # the best objective over the sweep's two axes (nnlab.plots.sweeps)
-LEGACY_HEATMAP = "lr_width_heatmap.png"  # older sweeps' heatmap: it took the max even of a minimised objective
 TRIAL_CURVES = "trial_curves.png"
 PARALLEL_COORDINATES = "parallel_coordinates.png"  # drawn by the report, which embeds one a sweep holds
 PROCESSES = "processes.json"
