@@ -62,6 +62,9 @@ def test_experiment_module_cell_reads_old_and_new_env_json():
     assert report_repro.module({"experiment_tracked": True, "experiment_sha256": "cd" * 32}).text == (
         "in the commit (sha256 cdcdcdcdcdcd)"
     )
+    elsewhere = {"experiment_tracked": True, "experiment_commit": "f" * 40, "experiment_repository": "/src/mine"}
+    assert report_repro.module({**elsewhere, "git_commit": "0" * 40}).text == f"in commit {'f' * 12} of /src/mine"
+    assert report_repro.module({**elsewhere, "git_commit": "f" * 40}).text == "in the commit"
     assert report_repro.module({"experiment_tracked": False}).text.startswith(report_repro.NOT_REPRODUCIBLE)
     assert report_repro.module({"git_dirty": False}).text == "unknown"  # written before nnlab recorded it
 

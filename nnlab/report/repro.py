@@ -66,13 +66,17 @@ def device(env):
 
 
 def module(env):
-    """Whether the recorded commit holds the experiment module as it ran (env.json's `experiment_tracked`).
+    """Whether a recorded commit holds the experiment module as it ran (env.json's `experiment_tracked`).
 
-    Runs recorded before nnlab wrote that field say 'unknown': git_dirty alone never covered untracked files."""
+    The module may live in another repository than nnlab's checkout; then its own commit is named. Runs recorded
+    before nnlab wrote these fields say 'unknown': git_dirty alone never covered untracked experiment files."""
     tracked = env.get("experiment_tracked")
     digest = env.get("experiment_sha256")
     suffix = f" (sha256 {digest[:12]})" if isinstance(digest, str) and digest else ""
     if tracked is True:
+        commit = env.get("experiment_commit")
+        if isinstance(commit, str) and commit and commit != env.get("git_commit"):
+            return doc.Cell(f"in commit {commit[:12]} of {env.get('experiment_repository') or '?'}{suffix}", "done")
         return doc.Cell(f"in the commit{suffix}", "done")
     if tracked is False:
         return doc.Cell(f"{NOT_REPRODUCIBLE}: untracked or modified{suffix}", "failed")
