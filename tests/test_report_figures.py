@@ -91,3 +91,20 @@ def test_sweep_over_units_is_drawn_over_units_even_from_an_old_sweep_directory(t
     assert "best val_loss against learning_rate, one point per trial, coloured by units" in figures
     assert "width" not in figures and "lr_width_heatmap" not in figures
     assert (tmp_path / "report_files" / "mlp-sweep-s1-heatmap.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_study_shows_tracked_values_as_their_own_columns(tmp_path):
+    from nnlab.report import read as report_data
+    from nnlab.report import runs as report_runs
+
+    run = tmp_path / "study" / RUN_ID
+    write(run / "status.json", {"status": "done"})
+    write(run / "config.json", {"config": {"epochs": 2, "metrics": []}, "overrides": {}})
+    for variant in ("slow", "fast"):
+        history = HistoryFile(run / f"history-{variant}.csv")
+        for epoch in range(2):
+            history.append({"epoch": epoch, "loss": 1.0, "val_loss": 1.1, "w": 0.5 + epoch, "seconds": 0.1})
+    write(run / "metrics.json", {"status": "done", "variants": {}, "best": {}})
+    table = report_runs.study_blocks(report_data.read_run("study", run))[1]
+    assert table.columns == ["variant", "epochs", "loss", "val_loss", "w", "test", "seconds"]
+    assert [row[4] for row in table.rows] == ["1.5", "1.5"]

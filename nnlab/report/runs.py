@@ -273,9 +273,13 @@ def _summary_value(value):
 
 def study_blocks(run):
     """A study run (several variants in one directory): each variant's final metrics, and their curves overlaid."""
-    tables = run.variants.values()
-    names = list(dict.fromkeys(name for table in tables if table is not None for name in curves.metric_names(table)))
-    columns = ["variant", "epochs"] + [f"{p}{name}" for name in names for p in ("", "val_")] + ["test", "seconds"]
+    tables = [table for table in run.variants.values() if table is not None]
+    metrics = compiled_metrics([run])
+    tracked = list(dict.fromkeys(name for table in tables for name in curves.tracked_names(table.columns, metrics)))
+    names = [name for table in tables for name in curves.metric_names(table) if name not in tracked]
+    names = list(dict.fromkeys(names))
+    columns = ["variant", "epochs"] + [f"{p}{name}" for name in names for p in ("", "val_")] + tracked
+    columns += ["test", "seconds"]
     stored_variants = run.metrics.get("variants") if isinstance(run.metrics.get("variants"), dict) else {}
     rows = []
     for variant, history in run.variants.items():
@@ -289,6 +293,7 @@ def study_blocks(run):
         row = [label, doc.number(epochs_run)] + [
             doc.number(final.get(p + name)) for name in names for p in ("", "val_")
         ]
+        row += [doc.number(final.get(name)) for name in tracked]
         rows.append(
             row + [", ".join(f"{k} {doc.number(v)}" for k, v in test.items()), doc.seconds(stored.get("train_seconds"))]
         )
