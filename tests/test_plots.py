@@ -150,7 +150,8 @@ def test_sweep_figures_over_units_name_units_and_write_generic_files(tmp_path):
     axes = sweep_plots.sweep_axes(["units", "learning_rate"])
     written = sweep_plots.draw_all(tmp_path, "val_accuracy", "max", axes)
     assert [path.name for path in written] == sweep_plots.file_names(axes)
-    assert sweep_plots.file_names(axes) == ["objective_vs_learning_rate.png", "heatmap.png", "trial_curves.png"]
+    expected = ["objective_vs_learning_rate.png", "lr_units_heatmap.png", "trial_curves.png"]
+    assert sweep_plots.file_names(axes) == expected
     assert all(path.read_bytes()[:4] == b"\x89PNG" for path in written)
     scatter = sweep_plots.objective_vs(table, "learning_rate", "val_accuracy", "max", colour_field="units")
     labels = scatter.axes[0].get_legend_handles_labels()[1]

@@ -324,7 +324,7 @@ def _write_sweep(path, trial_runs):
     from nnlab.plots import sweeps as sweep_plots
 
     sweep_plots.draw_all(path, "val_accuracy", "max", ("learning_rate", "width"))
-    for name in ("objective_vs_learning_rate.png", "heatmap.png"):
+    for name in ("objective_vs_learning_rate.png", "lr_width_heatmap.png"):
         (path / name).unlink()  # drawn by the report instead, as for a sweep that stopped before drawing them
     return path
 

@@ -84,13 +84,15 @@ def test_sweep_over_units_is_drawn_over_units_even_from_an_old_sweep_directory(t
         "trial_id,status,units,learning_rate,best_objective\n"
         "0,COMPLETED,16,0.001,0.30\n1,COMPLETED,16,0.001,0.90\n2,COMPLETED,64,0.01,0.50\n",
     )
-    (sweep / "lr_width_heatmap.png").write_bytes(b"\x89PNG stale: took the max of a minimised objective")
+    for stale in ("lr_width_heatmap.png", "lr_units_heatmap.png"):  # took the max of a minimised objective
+        (sweep / stale).write_bytes(b"\x89PNG stale")
     markdown = report.build(tmp_path)[1].read_text()
     figures = section(markdown, "### Sweep s1")
     assert "lowest val_loss over learning_rate × units (minimised objective) (drawn by the report)" in figures
     assert "best val_loss against learning_rate, one point per trial, coloured by units" in figures
     assert "width" not in figures and "lr_width_heatmap" not in figures
-    assert (tmp_path / "report_files" / "mlp-sweep-s1-heatmap.png").read_bytes()[:4] == b"\x89PNG"
+    redrawn = (tmp_path / "report_files" / "mlp-sweep-s1-lr_units_heatmap.png").read_bytes()
+    assert redrawn[:4] == b"\x89PNG" and b"stale" not in redrawn
 
 
 def test_a_study_shows_tracked_values_as_their_own_columns(tmp_path):

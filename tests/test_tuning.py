@@ -23,7 +23,7 @@ def test_two_trial_sweep_completes_and_its_best_config_reruns(tiny, results_dir)
     assert sweep_dir.parent == results_dir / "tiny" / "sweeps" and sweep_dir.name.startswith("random-")
     for name in ("trials.csv", "history.csv", "best_config.json", "sweep.json", "tuner/oracle.json"):
         assert (sweep_dir / name).stat().st_size > 0, name
-    for name in ("objective_vs_learning_rate.png", "heatmap.png", "trial_curves.png"):
+    for name in ("objective_vs_learning_rate.png", "lr_width_heatmap.png", "trial_curves.png"):
         assert (sweep_dir / name).read_bytes()[:4] == b"\x89PNG", name
     trials = pd.read_csv(sweep_dir / "trials.csv", dtype={"trial_id": str})
     assert list(trials.columns) == [

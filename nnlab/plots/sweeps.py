@@ -5,11 +5,11 @@ Which two hyperparameters a figure shows comes from the search space, not from o
 `SWEEP_AXES = ("learning_rate", "units")` names. Each function returns a matplotlib Figure or None, so the same
 drawing is saved as a file by the sweep and embedded as bytes by the report for a sweep that stopped before it.
 
-Files a finished sweep holds (`file_names`): objective_vs_<x>.png (each trial's best objective against the first
-axis, coloured by the second), heatmap.png (the best objective per cell of the two axes: the lowest for a minimised
-objective, the highest otherwise), trial_curves.png (the objective per epoch of every trial); names in
-nnlab.results.layout. Sweeps written before the names were generic hold lr_width_heatmap.png instead, which took the
-maximum even of a minimised objective; the report redraws that one from trials.csv rather than show it.
+Files a finished sweep holds (`file_names`, named in nnlab.results.layout): objective_vs_<first>.png (each trial's
+best objective against the first axis, coloured by the second), <first>_<second>_heatmap.png (the best objective per
+cell of the two axes: the lowest for a minimised objective, the highest otherwise) and trial_curves.png (the
+objective per epoch of every trial). Sweeps from before sweep.json recorded its axes drew the heatmap with the
+maximum even of a minimised objective; the report redraws theirs from trials.csv rather than show it.
 """
 
 import math
@@ -32,7 +32,7 @@ MISSING = -0.1  # where a trial without a value (a failed one) crosses a paralle
 
 def file_names(axes):
     """The PNG names a finished sweep over `axes` (from sweep_axes) holds, in the order they are drawn."""
-    return [layout.objective_vs(axes[0]), layout.HEATMAP, layout.TRIAL_CURVES]
+    return [layout.objective_vs(axes[0]), layout.heatmap(*axes), layout.TRIAL_CURVES]
 
 
 def sweep_axes(fields, declared=None, searchable=None, where="SWEEP_AXES"):
@@ -83,7 +83,7 @@ def draw_all(sweep_dir, objective, direction, axes):
     first, second = axes
     drawings = {
         layout.objective_vs(first): objective_vs(trials, first, objective, direction, colour_field=second),
-        layout.HEATMAP: heatmap(trials, first, second, objective, direction),
+        layout.heatmap(first, second): heatmap(trials, first, second, objective, direction),
         layout.TRIAL_CURVES: trial_curves(history, objective, f"{objective} per epoch, every trial"),
     }
     return [curves.save(figure, sweep_dir / name) for name, figure in drawings.items() if figure is not None]

@@ -152,7 +152,7 @@ def figures(sweep, trials, params, objective, direction, best_trial):
             lambda: sweep_plots.objective_vs(trials, first, objective, direction, colour_field=second),
         ),
         (
-            [layout.HEATMAP],  # an older sweep's lr_width_heatmap.png is redrawn: it showed a max as "best"
+            [layout.heatmap(first, second)],
             f"{best} {objective} over {first} × {second or 'all trials'} ({direction}imised objective)",
             lambda: sweep_plots.heatmap(trials, first, second, objective, direction),
         ),
@@ -169,7 +169,10 @@ def figures(sweep, trials, params, objective, direction, best_trial):
     ]
     blocks = []
     for file_names, caption, draw in wanted:
-        found = next(((file, data) for file in file_names if (data := _bytes(sweep.path / file))), None)
+        # A sweep from before sweep.json recorded its axes drew its heatmap with max even for a minimised
+        # objective: that picture is redrawn rather than shown.
+        trusted = "axes" in sweep.spec or file_names != [layout.heatmap(first, second)]
+        found = next(((file, data) for file in file_names if trusted and (data := _bytes(sweep.path / file))), None)
         if found is None and file_names:
             found = file_names[0], curves.png_bytes(draw())
             caption = f"{caption} (drawn by the report)"
