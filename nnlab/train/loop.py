@@ -235,26 +235,35 @@ class EpochLoop:
         remainder = count - full * size
         remainder -= remainder % self.replicas  # equal shares for every replica (see the module docstring)
         sums = {key: tf.constant(0.0) for key in self.step_keys} if self.handwritten else {}
+        used = full * size + remainder
 
         def add(sums, batch_x, batch_y):
             values = self._step(batch_x, batch_y)
-            weight = float(batch_x.shape[0])
+            weight = tf.cast(tf.shape(batch_x)[0], tf.float32)
             return {key: sums[key] + weight * tf.cast(values[key], tf.float32) for key in sums}
 
         if full == 1 and not remainder:  # one full batch (linreg): no slicing, no inner loop
             sums = add(sums, x[:size], y[:size])
-        else:
+        elif not self.jit:
+            # One loop over every batch, the last one smaller: the step is traced once, for a batch of unknown
+            # size, instead of twice (tracing is most of a first epoch's extra time).
+            def next_batch(j, sums):
+                begin = j * size
+                end = tf.minimum(begin + size, used)
+                return j + 1, add(sums, x[begin:end], y[begin:end])
+
+            batches = full + (1 if remainder else 0)
+            _, sums = tf.while_loop(lambda j, sums: j < batches, next_batch, (0, sums))
+        else:  # XLA needs static shapes: full batches in a loop, then the smaller one with its own shape
             batches_x = tf.reshape(x[: full * size], [full, size, *x.shape[1:]])
             batches_y = tf.reshape(y[: full * size], [full, size, *y.shape[1:]])
             _, sums = tf.while_loop(
                 lambda j, sums: j < full, lambda j, sums: (j + 1, add(sums, batches_x[j], batches_y[j])), (0, sums)
             )
-        if remainder:  # the last, smaller batch has its own static shape
-            end = full * size + remainder
-            sums = add(sums, x[full * size : end], y[full * size : end])
+            if remainder:
+                sums = add(sums, x[full * size : used], y[full * size : used])
         if not self.handwritten:
             return dict(self.model.get_metrics_result())  # read across replicas: sums of every replica's totals
-        used = full * size + remainder
         return {key: total / used for key, total in sums.items()}
 
     def _step(self, x, y):
@@ -269,9 +278,8 @@ class EpochLoop:
     def _replica_step(self, x, y):
         if self.replicas > 1:  # this replica's equal slice of the global batch
             index = tf.distribute.get_replica_context().replica_id_in_sync_group
-            share = int(x.shape[0]) // self.replicas
-            x = tf.reshape(x, [self.replicas, share, *x.shape[1:]])[index]
-            y = tf.reshape(y, [self.replicas, share, *y.shape[1:]])[index]
+            share = tf.shape(x)[0] // self.replicas
+            x, y = x[index * share : (index + 1) * share], y[index * share : (index + 1) * share]
         if not self.handwritten:
             self.model.train_step((x, y))
             return {}
