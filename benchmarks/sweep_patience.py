@@ -40,6 +40,7 @@ def measure(trials=6, epochs=8, limit_examples=3000, patience=1, seed=0):
             env = {**os.environ, "NNLAB_EXPERIMENTS": str(REPO / "experiments"), "TF_CPP_MIN_LOG_LEVEL": "2"}
             measured = memory.run_measured(command, env=env)
             row = {"benchmark": "sweep_patience", "side": f"patience={value}", "seconds": measured["seconds"]}
+            row["max_process_rss_mb"] = measured["max_process_rss_mb"]
             row.update(_outcome(Path(results) / "mnist" / "sweeps" / "patience-bench"))
         row["settings"] = " ".join(fields)
         row["status"] = "ok" if measured["returncode"] == 0 else f"failed (exit {measured['returncode']})"
@@ -57,6 +58,8 @@ def summary(rows):
         "timing": "whole `nnlab tune` command",
         "note": "; ".join(row["status"] for row in rows if row["status"] != "ok"),
     }
+    if not rows:
+        return []
     if without and with_patience:
         line.update(
             seed_median_s=without["seconds"],
