@@ -51,6 +51,8 @@ def test_run_load_and_runs_through_the_package_face(repo_experiments, results_di
     assert list(table["run_id"]) == [second.run_dir.name, first.run_dir.name]  # newest first
     assert list(table["epochs"]) == [3, 2] and list(table["status"]) == ["done", "done"]
     assert table["final.loss"].iloc[0] == run.history["loss"].iloc[-1]
+    html, markdown = nnlab.write_report(results_dir, experiment="linefit")
+    assert second.run_dir.name in markdown.read_text() and html.stat().st_size > 0
 
 
 def test_a_study_loads_with_a_variant_column_and_one_model_per_variant(make_experiment, results_dir):
