@@ -12,6 +12,16 @@ import pytest
 from nnlab import NnlabError
 from nnlab.train import runner
 
+ANYTHING = """
+    import keras
+    import nnlab
+
+    class Config(nnlab.Config):
+        pass
+
+    def build_model(config):
+        return keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(1)])
+"""
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
@@ -71,7 +81,7 @@ def test_a_batch_that_does_not_split_over_the_replicas_is_an_error(seen):
 
 @pytest.mark.parametrize("value", ["0", "-1", "abc"])
 def test_bad_cpu_device_counts_fail_before_anything_is_written(make_experiment, results_dir, monkeypatch, value):
-    make_experiment("anything", "import nnlab\nclass Config(nnlab.Config):\n    pass\n")
+    make_experiment("anything", ANYTHING)
     monkeypatch.setenv("NNLAB_CPU_DEVICES", value)
     with pytest.raises(NnlabError, match=rf"NNLAB_CPU_DEVICES='{value}' must be a whole number"):
         runner.run("anything", [], results_dir=results_dir, verbose=0)
