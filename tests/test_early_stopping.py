@@ -9,6 +9,7 @@ import pytest
 import nnlab
 from nnlab.results import layout
 from nnlab.train import controls
+from tests._tuning_tiny import TINY
 
 NOISY = """
     import dataclasses
@@ -125,3 +126,10 @@ def test_a_sweep_trial_stops_early_and_scores_its_best_epoch(make_experiment, re
         assert trial["best_objective"] == rows["val_accuracy"].max()  # the objective is the trial's best epoch
     best = json.loads((result.sweep_dir / layout.BEST_CONFIG).read_text())
     assert best["objective"]["value"] == trials["best_objective"].max()
+
+
+def test_a_sweep_checks_its_monitor_in_preflight(make_experiment, results_dir):
+    make_experiment("tiny", TINY)
+    with pytest.raises(nnlab.NnlabError, match="field 'monitor' is 'val_nope' .*Pass e.g. monitor=val_loss"):
+        nnlab.tune("tiny", {"max_trials": 1, "patience": 1, "monitor": "val_nope"}, results_dir=results_dir)
+    assert not list(results_dir.rglob("trial.json"))  # no trial started
