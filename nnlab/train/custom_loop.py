@@ -22,7 +22,7 @@ import tensorflow as tf
 
 from nnlab.errors import NnlabError
 from nnlab.results import checkpoint
-from nnlab.train import keras_fit
+from nnlab.train import keras_fit, modeling
 
 # XLA fuses a step's small ops (linreg: about 2x faster per step than the uncompiled graph on the 2-core CPU)
 # but takes 0.5-2 s to compile, and rounds differently; so the choice follows the config's total step count,
@@ -93,6 +93,7 @@ class EpochLoop:
         config = job.config
         self.model, self.optimizer, self.where = job.model, job.model.optimizer, job.where
         self.step = _graph_step(job.experiment.module.train_step)
+        self.step_extra = (config,) if modeling.takes_arguments(job.experiment.module.train_step, 5) else ()
         self.track = job.experiment.optional("track")
         self.x, self.y = _tensors(job.splits.train)
         self.validation = None if job.splits.validation is None else _tensors(job.splits.validation)
@@ -172,7 +173,7 @@ class EpochLoop:
         return {key: total / n for key, total in sums.items()}
 
     def _call_step(self, x, y):
-        result = self.step(self.model, self.optimizer, x, y)
+        result = self.step(self.model, self.optimizer, x, y, *self.step_extra)
         return dict(result) if isinstance(result, dict) else {"loss": result}
 
     def _validation_keys(self):

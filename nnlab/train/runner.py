@@ -86,7 +86,7 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
     except BaseException as error:  # a crash or Ctrl-C must not leave the run looking alive
         run_dir.set_status("failed", message=f"{type(error).__name__}: {error}")
         raise
-    run_dir.set_status("done")
+    run_dir.set_status("done")  # even when a post-training hook failed: metrics.json lists it under "errors"
     for path in run_dir.path.glob(checkpoint.FILE.replace(".", "*.")):  # only needed while unfinished
         path.unlink()
     return RunResult(run_dir=run_dir.path, metrics=metrics)
@@ -132,7 +132,12 @@ def _train(experiment, config, run_dir, verbose):
     atomic.write_json(
         run_dir.file("env.json"),
         environment.collect(
-            config.seed, setup.devices, setup.strategy_name, setup.compile_options, setup.deterministic
+            config.seed,
+            setup.devices,
+            setup.strategy_name,
+            setup.compile_options,
+            setup.deterministic,
+            module_path=experiment.path,
         ),
     )
     splits = load_splits(experiment, config)
@@ -143,7 +148,11 @@ def _train(experiment, config, run_dir, verbose):
     else:
         job = train_model(experiment, config, splits, setup, run_dir, verbose)
     atomic.write_json(run_dir.file("metrics.json"), job.metrics)
-    figures.draw_all(experiment.optional("FIGURES") or (), job)
+    try:
+        figures.draw_all(experiment.optional("FIGURES") or (), job)
+    except Exception as error:  # the run trained; keep it and say what failed
+        job.metrics.setdefault("errors", {})["figures"] = f"{type(error).__name__}: {error}"
+        atomic.write_json(run_dir.file("metrics.json"), job.metrics)
     return job.metrics
 
 
@@ -190,8 +199,11 @@ def train_model(experiment, config, splits, setup, run_dir, verbose, name="", pl
     if splits.test is not None:
         job.metrics["test"] = evaluate(model, splits.test, config)
         print(f"test{suffix}: {format_metrics(job.metrics['test'])}", file=sys.stderr)
-    job.metrics.update(module_summary(job))  # e.g. the least-squares answer beside a line fit's w and b
     save_model(model, run_dir.file(f"model{suffix}.keras"))
+    try:  # after saving: a broken post-training hook must not throw away a trained model
+        job.metrics.update(module_summary(job))  # e.g. the least-squares answer beside a line fit's w and b
+    except NnlabError as error:
+        job.metrics.setdefault("errors", {})["summarize"] = str(error)
     if plot:
         curves.plot_history(job.history.path, run_dir.path, prefix=f"{name}-" if name else "")
     return job
