@@ -35,7 +35,8 @@ def main(argv=None):
     report_parser = commands.add_parser("report", help="write results/report.html and report.md")
     report_parser.add_argument("--experiment", help="only this experiment")
     report_parser.add_argument("--runs", nargs="*", default=(), help="run ids to compare side by side")
-    commands.add_parser("list", help="list the experiments")
+    list_parser = commands.add_parser("list", help="list the experiments")
+    list_parser.add_argument("--data", action="store_true", help="list the named data sets: shapes, labels, splits")
     args = parser.parse_args(argv)
     _set_up_logging()
     try:
@@ -61,6 +62,16 @@ def _dispatch(args):
         from nnlab.train import startup
 
         startup.import_tensorflow()  # before anything else loads it, so that its start-up chatter is filtered
+    if args.command == "list" and args.data:
+        from nnlab import datasets
+
+        for name, form in datasets.formats().items():
+            shape = "x".join(map(str, form.input_shape))
+            print(
+                f"{name:14} inputs {shape} {form.input_dtype}: {form.inputs}\n{'':14} labels {form.label_dtype}: "
+                f"{form.labels}\n{'':14} splits {form.splits}"
+            )
+        return 0
     if args.command == "list":
         from nnlab import experiment
 

@@ -5,6 +5,7 @@ The CLI, the Makefile, tests and notebooks all call `run`.
 """
 
 import dataclasses
+import logging
 import sys
 import time
 from pathlib import Path
@@ -17,6 +18,8 @@ from nnlab.errors import NnlabError
 from nnlab.results import atomic, checkpoint, rundir
 from nnlab.results.history import HistoryFile
 from nnlab.train import environment
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -115,6 +118,8 @@ def load_splits(experiment, config):
                 f"{experiment.path}: make_data(config) must return nnlab.data.Splits, got {type(splits).__name__}."
             )
         splits = dataclasses.replace(splits, source=f"{experiment.path} make_data")
+        if splits.validation is not None and config.validation_fraction:
+            log.info("%s returned its own validation split; validation_fraction is not used", splits.source)
     else:
         splits = datasets.load(config.dataset, config)
     data_lib.check(splits)  # as given, so that the messages describe the user's data, not our holdout of it
