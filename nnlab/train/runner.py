@@ -15,7 +15,7 @@ from nnlab import data as data_lib
 from nnlab import datasets
 from nnlab import experiment as experiment_lib
 from nnlab.errors import NnlabError
-from nnlab.results import atomic, checkpoint, rundir
+from nnlab.results import atomic, checkpoint, layout, rundir
 from nnlab.results.history import HistoryFile
 from nnlab.train import environment
 
@@ -77,7 +77,7 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
     run_dir = rundir.unfinished(results_dir, name, record["config"]) if resume else None
     if run_dir is None:
         run_dir = rundir.create(results_dir, name)
-        atomic.write_json(run_dir.file("config.json"), record)
+        atomic.write_json(run_dir.file(layout.CONFIG), record)
     else:
         print(f"resuming run {run_dir.path}", file=sys.stderr)
     run_dir.set_status("running")
@@ -90,8 +90,8 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
         run_dir.set_status("failed", message=f"{type(error).__name__}: {error}")
         raise
     run_dir.set_status("done")  # even when a post-training hook failed: metrics.json lists it under "errors"
-    for path in run_dir.path.glob(checkpoint.FILE.replace(".", "*.")):  # only needed while unfinished
-        path.unlink()
+    for path in [run_dir.file(layout.checkpoint()), *run_dir.path.glob(layout.checkpoint("*"))]:
+        path.unlink(missing_ok=True)  # only needed while unfinished
     return RunResult(run_dir=run_dir.path, metrics=metrics)
 
 
@@ -135,7 +135,7 @@ def _train(experiment, config, run_dir, verbose):
 
     setup = devices.setup(config.seed)
     atomic.write_json(
-        run_dir.file("env.json"),
+        run_dir.file(layout.ENVIRONMENT),
         environment.collect(
             config.seed,
             setup.devices,
@@ -152,12 +152,12 @@ def _train(experiment, config, run_dir, verbose):
         job = study.train_variants(experiment, config, splits, setup, run_dir, verbose)
     else:
         job = train_model(experiment, config, splits, setup, run_dir, verbose)
-    atomic.write_json(run_dir.file("metrics.json"), job.metrics)
+    atomic.write_json(run_dir.file(layout.METRICS), job.metrics)
     try:
         figures.draw_all(experiment.optional("FIGURES") or (), job)
     except Exception as error:  # the run trained; keep it and say what failed
         job.metrics.setdefault("errors", {})["figures"] = f"{type(error).__name__}: {error}"
-        atomic.write_json(run_dir.file("metrics.json"), job.metrics)
+        atomic.write_json(run_dir.file(layout.METRICS), job.metrics)
     return job.metrics
 
 
@@ -173,9 +173,9 @@ def train_model(experiment, config, splits, setup, run_dir, verbose, name="", pl
 
     model = modeling.prepare(experiment, config, splits, setup)
     suffix = f"-{name}" if name else ""
-    checkpoint_path = run_dir.file(checkpoint.FILE.replace(".", f"{suffix}."))
+    checkpoint_path = run_dir.file(layout.checkpoint(name))
     initial_epoch = checkpoint.restore(model, checkpoint_path) if checkpoint_path.exists() else 0
-    history = HistoryFile(run_dir.file(f"history{suffix}.csv"))
+    history = HistoryFile(run_dir.file(layout.history(name)))
     if initial_epoch:
         history.resume(before_epoch=initial_epoch)
         print(f"resuming{suffix or ''} at epoch {initial_epoch}", file=sys.stderr)
@@ -204,13 +204,13 @@ def train_model(experiment, config, splits, setup, run_dir, verbose, name="", pl
     if splits.test is not None:
         job.metrics["test"] = evaluate(model, splits.test, config)
         print(f"test{suffix}: {format_metrics(job.metrics['test'])}", file=sys.stderr)
-    save_model(model, run_dir.file(f"model{suffix}.keras"))
+    save_model(model, run_dir.file(layout.model(name)))
     try:  # after saving: a broken post-training hook must not throw away a trained model
         job.metrics.update(module_summary(job))  # e.g. the least-squares answer beside a line fit's w and b
     except NnlabError as error:
         job.metrics.setdefault("errors", {})["summarize"] = str(error)
     if plot:
-        curves.plot_history(job.history.path, run_dir.path, prefix=f"{name}-" if name else "")
+        curves.plot_history(job.history.path, run_dir.path, variant=name)
     return job
 
 
