@@ -102,7 +102,13 @@ def changed_fields(config, defaults):
 
 
 def load_splits(experiment, config):
-    """The experiment's data: make_data(config) if it defines one, else the named data set; then checked."""
+    """The experiment's data: make_data(config) if it defines one, else the named data set; then checked.
+
+    Data and the validation holdout are drawn with `config.data_seed` where it is set (a sweep trial's re-run:
+    the sweep's data with the trial's own seed for initialisation and batch order), else with `config.seed`.
+    """
+    data_seed = config.seed if config.data_seed < 0 else config.data_seed
+    config = dataclasses.replace(config, seed=data_seed)
     make_data = experiment.optional("make_data")
     if make_data is not None:
         try:
