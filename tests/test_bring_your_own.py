@@ -13,7 +13,7 @@ import sys
 import numpy as np
 import pytest
 
-from nnlab import NnlabError, cli, datasets
+from nnlab import NnlabError, cli, datasets, report
 from nnlab import config as config_lib
 from nnlab.train import environment, runner, startup
 
@@ -181,6 +181,8 @@ def test_a_subclassed_model_on_flat_data_trains_saves_and_loads(make_experiment,
     assert float(loaded.w) == pytest.approx(final["w"]) and float(loaded.b) == pytest.approx(final["b"])
     scaled = runner.run("line", ["loss_scale=0.0"], results_dir=results_dir, verbose=0)  # config reaches the step
     assert scaled.metrics["final"]["w"] == 5.0
+    paths = report.build(results_dir, experiment="line")  # and the report reads its files like any run's
+    assert any(result.run_dir.name in path.read_text() for path in paths if path.suffix == ".md")
 
 
 def test_labels_that_would_broadcast_stop_before_training(make_experiment, results_dir):
