@@ -216,7 +216,7 @@ def test_normalization_adapts_to_the_training_split_only_and_is_saved(make_exper
     experiment = make_experiment("normalized", NORMALIZED_FUNCTIONAL)
     result = runner.run("normalized", results_dir=results_dir, verbose=0)
     config = experiment.config()
-    splits = runner.load_splits(experiment, config)
+    splits = experiment.load_splits(config)
     loaded = experiment.load_model(result.run_dir / "model.keras")
     normalize = next(layer for layer in loaded.layers if type(layer).__name__ == "Normalization")
     train_mean = splits.train[0].mean(axis=0)
