@@ -78,22 +78,29 @@ def test_boolean_search_with_two_executions_per_trial(port, results_dir):
 
 
 def test_a_trial_killed_mid_execution_resumes_exactly(port, results_dir, tmp_path, monkeypatch):
-    clean = tuning.tune("port", ARGS, results_dir=tmp_path / "clean", verbose=0)
+    args = ["max_trials=1", "executions_per_trial=2", "epochs=2"]
+    clean = tuning.tune("port", args, results_dir=tmp_path / "clean", verbose=0)
     original = keras_fit.CheckpointCallback.on_epoch_end
     saves = []
 
     def interrupted(self, epoch, logs=None):
         original(self, epoch, logs)
         saves.append(epoch)
-        if len(saves) == 3:  # trial 0: execution 0 epochs 0 and 1, then execution 1 epoch 0: stop there
+        if len(saves) == 3:  # execution 0's epochs 0 and 1, then execution 1's epoch 0: stop there
             raise KeyboardInterrupt
 
     monkeypatch.setattr(keras_fit.CheckpointCallback, "on_epoch_end", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        tuning.tune("port", ARGS, results_dir=results_dir, verbose=0)
-    monkeypatch.setattr(keras_fit.CheckpointCallback, "on_epoch_end", original)
-    resumed = tuning.tune("port", ARGS, results_dir=results_dir, verbose=0)
-    assert saves == [0, 1, 0]
+        tuning.tune("port", args, results_dir=results_dir, verbose=0)
+    after = []
+
+    def counted(self, epoch, logs=None):
+        original(self, epoch, logs)
+        after.append(epoch)
+
+    monkeypatch.setattr(keras_fit.CheckpointCallback, "on_epoch_end", counted)
+    resumed = tuning.tune("port", args, results_dir=results_dir, verbose=0)
+    assert saves == [0, 1, 0] and after == [1]  # only execution 1's last epoch was left to train
     for name in ("trials.csv", "history.csv"):
         table, reference = (
             pd.read_csv(path / name).drop(columns="seconds") for path in (resumed.sweep_dir, clean.sweep_dir)
