@@ -8,8 +8,9 @@ import pandas as pd
 import pytest
 
 from nnlab import NnlabError
+from nnlab.results import checkpoint
 from nnlab.sweeps import tuning
-from nnlab.train import keras_fit, runner
+from nnlab.train import runner
 
 PORT = """
     import dataclasses
@@ -80,27 +81,27 @@ def test_boolean_search_with_two_executions_per_trial(port, results_dir):
 def test_a_trial_killed_mid_execution_resumes_exactly(port, results_dir, tmp_path, monkeypatch):
     args = ["max_trials=1", "executions_per_trial=2", "epochs=2"]
     clean = tuning.tune("port", args, results_dir=tmp_path / "clean", verbose=0)
-    original = keras_fit.CheckpointCallback.on_epoch_end
+    original = checkpoint.save
     saves = []
 
-    def interrupted(self, epoch, logs=None):
-        original(self, epoch, logs)
-        saves.append(epoch)
+    def interrupted(model, path, next_epoch, **kwargs):
+        original(model, path, next_epoch, **kwargs)
+        saves.append(next_epoch)
         if len(saves) == 3:  # execution 0's epochs 0 and 1, then execution 1's epoch 0: stop there
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(keras_fit.CheckpointCallback, "on_epoch_end", interrupted)
+    monkeypatch.setattr(checkpoint, "save", interrupted)
     with pytest.raises(KeyboardInterrupt):
         tuning.tune("port", args, results_dir=results_dir, verbose=0)
     after = []
 
-    def counted(self, epoch, logs=None):
-        original(self, epoch, logs)
-        after.append(epoch)
+    def counted(model, path, next_epoch, **kwargs):
+        original(model, path, next_epoch, **kwargs)
+        after.append(next_epoch)
 
-    monkeypatch.setattr(keras_fit.CheckpointCallback, "on_epoch_end", counted)
+    monkeypatch.setattr(checkpoint, "save", counted)
     resumed = tuning.tune("port", args, results_dir=results_dir, verbose=0)
-    assert saves == [0, 1, 0] and after == [1]  # only execution 1's last epoch was left to train
+    assert saves == [1, 2, 1] and after == [2]  # only execution 1's last epoch was left to train
     for name in ("trials.csv", "history.csv"):
         table, reference = (
             pd.read_csv(path / name).drop(columns="seconds") for path in (resumed.sweep_dir, clean.sweep_dir)

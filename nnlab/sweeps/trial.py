@@ -1,13 +1,14 @@
 """One sweep trial, trained through the same spine as `make run`, inside a keras-tuner `BaseTuner`.
 
 Per trial: a fresh Keras session, seeds derived from (sweep seed, trial id), the experiment's model built and
-compiled by nnlab.train.modeling, `fit` with nnlab's history and NaN guard, and an epoch-wise backup so a killed trial
-resumes from its last finished epoch (nnlab.results.checkpoint, as for runs). keras_fit.pipeline orders epoch e by
+compiled by nnlab.train.modeling, and nnlab's own loop (nnlab.train.loop: history, divergence guard, a checkpoint per
+compiled chunk, so a killed trial resumes from its last finished epoch, as runs do). The loop orders epoch e by
 (seed, e) alone, so a resumed trial repeats the batches a clean one would have seen.
 """
 
 import ctypes
 import ctypes.util
+import dataclasses
 import gc
 import hashlib
 import math
@@ -17,7 +18,6 @@ import time
 from pathlib import Path
 
 import keras
-import tensorflow as tf
 from keras_tuner.src.engine import base_tuner
 
 from nnlab import config as config_lib
@@ -25,7 +25,8 @@ from nnlab.results import atomic, checkpoint, layout
 from nnlab.results.history import HistoryFile, read_rows, to_csv
 from nnlab.sweeps import tables
 from nnlab.sweeps.oracle import TUNER_KEYS
-from nnlab.train import keras_fit, modeling
+from nnlab.train import devices, loop, modeling
+from nnlab.train.job import TrainingJob
 
 
 def trial_seed(sweep_seed, trial_id):
@@ -140,30 +141,30 @@ class SweepTuner(base_tuner.BaseTuner):
         tuner_values = trial.hyperparameters.values
         epochs = int(tuner_values.get("tuner/epochs", config.epochs))
         initial_epoch = int(tuner_values.get("tuner/initial_epoch", 0))
+        devices.check_batch_size(config.batch_size, sweep.setup.replicas, sweep.experiment.path)
         model = modeling.prepare(sweep.experiment, config, sweep.splits, sweep.setup)
         if tuner_values.get("tuner/trial_id"):  # Hyperband continues a trial of the previous round
             model.load_weights(Path(self.get_trial_dir(tuner_values["tuner/trial_id"])) / layout.TRIAL_WEIGHTS)
         else:
             initial_epoch = 0
         if saved_state.exists():  # this execution was interrupted: continue after its last finished epoch
-            initial_epoch = checkpoint.restore(model, saved_state)
+            with sweep.setup.strategy.scope():
+                initial_epoch = checkpoint.restore(model, saved_state)
         history.start(execution, before_epoch=initial_epoch)
-        data = sweep.data
-        epoch = tf.Variable(initial_epoch, dtype=tf.int64, trainable=False)
-        model.fit(
-            keras_fit.pipeline(data.train_x, data.train_y, config.batch_size, shuffle_seed=seed, epoch=epoch),
-            validation_data=data.validation(config.batch_size),
-            epochs=epochs,
+        job = TrainingJob(
+            experiment=sweep.experiment,
+            config=dataclasses.replace(config, epochs=epochs, seed=seed),  # the loop orders batches by config.seed
+            splits=sweep.splits,
+            model=model,
+            run_dir=None,
+            history=history,
+            verbose=2 if self.verbose else 0,
+            strategy=sweep.setup.strategy,
             initial_epoch=initial_epoch,
-            verbose=self.verbose,
-            shuffle=False,  # the pipeline shuffles, by epoch number
-            callbacks=[
-                keras_fit.EpochCounter(epoch),
-                keras_fit.HistoryCallback(history),
-                keras_fit.FiniteLossGuard(str(sweep.experiment.path), config),
-                keras_fit.CheckpointCallback(saved_state),
-            ],
+            checkpoint_path=saved_state,
         )
+        if initial_epoch < epochs:
+            loop.train(job)
         if "tuner/epochs" in tuner_values:
             save_weights(model, trial_dir / layout.TRIAL_WEIGHTS)
 
@@ -176,6 +177,7 @@ def execution_seed(seed, execution):
 class ExecutionHistory(HistoryFile):
     """A trial's history.csv over its executions, one after another; with several, rows carry `execution`.
 
+    `rows` holds the current execution's rows only (what the loop reads back); the file holds every execution's.
     Executions run in order and the checkpoint is removed when one ends, so the file itself says where a killed
     trial stopped: executions before the last one in the file are finished; the last one is finished when it
     reached the final epoch and no checkpoint is left, else it continues from the checkpoint (or from scratch).
@@ -183,7 +185,7 @@ class ExecutionHistory(HistoryFile):
 
     def __init__(self, path, executions):
         super().__init__(path)
-        self.executions, self.execution = executions, 0
+        self.executions, self.execution, self.earlier = executions, 0, []
 
     def pending(self, epochs, interrupted):
         """The executions still to train, in order."""
@@ -197,20 +199,23 @@ class ExecutionHistory(HistoryFile):
 
     def start(self, execution, before_epoch):
         """Train `execution` from `before_epoch`: keep earlier executions' rows and its own rows before that epoch."""
+        rows = read_rows(self.path)
         self.execution = execution
-        self.rows = [
-            row
-            for row in read_rows(self.path)
-            if int(row.get("execution", 0)) < execution
-            or (int(row.get("execution", 0)) == execution and row["epoch"] < before_epoch)
-        ]
+        self.earlier = [row for row in rows if int(row.get("execution", 0)) < execution]
+        self.rows = [row for row in rows if int(row.get("execution", 0)) == execution and row["epoch"] < before_epoch]
         if self.path.exists():
-            atomic.write_text(self.path, to_csv(self.rows))
+            self._write()
 
     def append(self, row):
-        if self.executions > 1:
-            row = {"epoch": row["epoch"], "execution": self.execution, **row}
-        super().append(row)
+        self.rows.append(dict(row))
+        self._write()
+
+    def _write(self):
+        if self.executions == 1:
+            atomic.write_text(self.path, to_csv(self.rows))
+            return
+        tagged = [{"epoch": row["epoch"], "execution": self.execution, **row} for row in self.rows]
+        atomic.write_text(self.path, to_csv(self.earlier + tagged))
 
 
 def release_memory():

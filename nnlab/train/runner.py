@@ -40,10 +40,12 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
     experiment = experiment_lib.load(name, experiments_dir)
     config = experiment.config(overrides)  # bad overrides fail before anything is written
     figures.check(experiment)
-    if experiment.optional("VARIANTS") is not None:
+    configs = [config]
+    if experiment.optional("VARIANTS") is not None:  # and so do bad variants of a study
         from nnlab.train import study
 
-        study.variant_configs(experiment, config)  # and so do bad variants of a study
+        configs = list(study.variant_configs(experiment, config).values())
+    setup = _setup(experiment, config, configs)
     record = {
         "experiment": name,
         "config": config_lib.to_dict(config),
@@ -57,7 +59,7 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
         print(f"resuming run {run_dir.path}", file=sys.stderr)
     run_dir.set_status("running")
     try:
-        metrics = _train(experiment, config, run_dir, job_lib.verbosity(verbose))
+        metrics = _train(experiment, config, setup, run_dir, job_lib.verbosity(verbose))
     except NnlabError as error:
         run_dir.set_status("failed", message=str(error))
         raise NnlabError(f"{error} [run {run_dir.path} marked failed]") from None
@@ -70,22 +72,29 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
     return RunResult(run_dir=run_dir.path, metrics=metrics)
 
 
-def _train(experiment, config, run_dir, verbose):
-    # Imported here so that config errors above are reported without paying TensorFlow's import time.
-    from nnlab.train import devices
+def _setup(experiment, config, configs):
+    """Devices and strategy, checked before the run directory exists: a bad NNLAB_CPU_DEVICES, or a batch that
+    does not split over the replicas, leaves nothing behind."""
+    from nnlab.train import devices  # here, so that config errors above do not pay TensorFlow's import time
 
+    devices.requested_cpu_devices()
     setup = devices.setup(config.seed)
-    atomic.write_json(
-        run_dir.file(layout.ENVIRONMENT),
-        environment.collect(
-            config.seed,
-            setup.devices,
-            setup.strategy_name,
-            setup.compile_options,
-            setup.deterministic,
-            module_path=experiment.path,
-        ),
+    for checked in configs:
+        devices.check_batch_size(checked.batch_size, setup.replicas, experiment.path)
+    return setup
+
+
+def _train(experiment, config, setup, run_dir, verbose):
+    record = environment.collect(
+        config.seed,
+        setup.devices,
+        setup.strategy_name,
+        setup.compile_options,
+        setup.deterministic,
+        module_path=experiment.path,
     )
+    record.update(setup.describe(config.batch_size))  # strategy, replicas, workers, per-replica batch
+    atomic.write_json(run_dir.file(layout.ENVIRONMENT), record)
     splits = experiment.load_splits(config)
     if experiment.optional("VARIANTS") is not None:  # a study: one model per variant, one run directory
         from nnlab.train import study
