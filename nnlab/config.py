@@ -30,6 +30,7 @@ class Config:
     batch_size: int = 32
     validation_fraction: float = 0.1
     seed: int = 0
+    data_seed: int = -1  # seed for make_data and the validation holdout; -1: seed. A sweep trial's re-run sets both
     limit_examples: int = 0  # use only the first N examples of each split (0: all); for quick checks
     # Early stopping and learning-rate schedules (nnlab.train.controls); the defaults train as before.
     patience: int = 0  # stop after this many epochs without improvement in `monitor` (0: never stop early)
@@ -52,6 +53,8 @@ class Config:
                     f"Config field '{name}' must be a positive number, got {value!r}; "
                     f"pass e.g. {name}={getattr(type(self), name)}."
                 )
+        if self.data_seed < -1:
+            raise NnlabError(f"Config field 'data_seed' must be -1 (use seed) or a seed >= 0, got {self.data_seed}.")
         if self.limit_examples < 0:
             raise NnlabError(f"Config field 'limit_examples' must be >= 0 (0 means all), got {self.limit_examples}.")
         if not 0 <= self.validation_fraction < 1:

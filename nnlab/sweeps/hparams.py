@@ -69,7 +69,7 @@ def write_trial(directory, row, epochs, fields):
         hp.hparams(values, trial_id=str(row["trial_id"]))
         for epoch_row in epochs:
             for key, value in epoch_row.items():
-                if key != "epoch" and isinstance(value, float) and math.isfinite(value):
+                if key not in ("epoch", "execution") and isinstance(value, float) and math.isfinite(value):
                     tf.summary.scalar(key, value, step=int(epoch_row["epoch"]))
         best = row.get("best_objective")
         if isinstance(best, float) and math.isfinite(best):

@@ -66,7 +66,7 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
     except BaseException as error:  # a crash or Ctrl-C must not leave the run looking alive
         run_dir.set_status("failed", message=f"{type(error).__name__}: {error}")
         raise
-    run_dir.set_status("done")
+    run_dir.set_status("done")  # even when a post-training hook failed: metrics.json lists it under "errors"
     for path in [run_dir.file(layout.checkpoint()), *run_dir.path.glob(layout.checkpoint("*"))]:
         path.unlink(missing_ok=True)  # only needed while unfinished
     return RunResult(run_dir=run_dir.path, metrics=metrics)
@@ -87,7 +87,12 @@ def _setup(experiment, config, configs):
 
 def _train(experiment, config, setup, run_dir, verbose):
     record = environment.collect(
-        config.seed, setup.devices, setup.strategy_name, setup.compile_options, setup.deterministic
+        config.seed,
+        setup.devices,
+        setup.strategy_name,
+        setup.compile_options,
+        setup.deterministic,
+        module_path=experiment.path,
     )
     record.update(setup.describe(config.batch_size))  # strategy, replicas, workers, per-replica batch
     record["precision"] = precision.describe(config.precision)  # what `auto` resolved to here
@@ -100,5 +105,9 @@ def _train(experiment, config, setup, run_dir, verbose):
     else:
         job = job_lib.train_model(experiment, config, splits, setup, run_dir, verbose)
     atomic.write_json(run_dir.file(layout.METRICS), job.metrics)
-    figures.draw_all(experiment.optional("FIGURES") or (), job)
+    try:
+        figures.draw_all(experiment.optional("FIGURES") or (), job)
+    except Exception as error:  # the run trained; keep it and say what failed
+        job.metrics.setdefault("errors", {})["figures"] = f"{type(error).__name__}: {error}"
+        atomic.write_json(run_dir.file(layout.METRICS), job.metrics)
     return job.metrics
