@@ -22,6 +22,7 @@ RUNNER_KEYS = {
     "best",
     "errors",
     "message",
+    "early_stopping",
 }
 
 
