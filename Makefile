@@ -17,8 +17,9 @@ PYTEST_ARGS ?=
 # Empty: `make tune` passes no --workers, so one given in ARGS is the one that counts.
 WORKERS ?=
 RUNS ?=
+PORT ?= 6006
 
-.PHONY: install run tune report bench profile gpu-check test lint format list clean
+.PHONY: install run tune report bench profile gpu-check test lint format list clean tensorboard
 
 install: $(INSTALLED)
 
@@ -46,6 +47,10 @@ profile: $(INSTALLED)
 
 gpu-check: $(INSTALLED)
 	$(BIN)/python benchmarks/gpu_check.py $(ARGS)
+
+# TensorBoard over one experiment's runs and sweeps (a sweep's HParams dashboard included), on this machine only.
+tensorboard: $(INSTALLED)
+	$(BIN)/tensorboard --logdir results/$(EXP) --host localhost --port $(PORT)
 
 list: $(INSTALLED)
 	$(BIN)/nnlab list

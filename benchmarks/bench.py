@@ -24,6 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import bench_output  # noqa: E402
 import cases  # noqa: E402
+import sweep_patience  # noqa: E402
 import system  # noqa: E402
 
 
@@ -74,8 +75,24 @@ def main(argv=None):
     title = f"nnlab vs seed programs, {os.cpu_count()} CPUs, load average {_load():.1f} (shared machine)"
     bench_output.plot(out / "bench.png", summary, title)
     print(bench_output.table(summary))
+    print(_overhead_line(summary))
     print(f"load average {_load():.2f} at the end; written to {out}/bench.csv, bench_summary.csv, bench.png")
     return summary
+
+
+def _overhead_line(summary):
+    """nnlab's first-epoch overhead as a fraction of its steady epoch, against the target of one half."""
+    rows = {row["benchmark"]: row for row in summary}
+    overhead = rows.get("mnist first-epoch overhead", {}).get("nnlab_median_s")
+    steady = next((row["nnlab_median_s"] for name, row in rows.items() if name.startswith("mnist epoch")), None)
+    if overhead is None or not steady:
+        return "mnist first-epoch overhead: not measured (needs at least 2 epochs)"
+    fraction = overhead / steady
+    verdict = "pass" if fraction <= 0.5 else "FAIL"
+    return (
+        f"mnist first-epoch overhead: nnlab {overhead:.2f} s = {fraction:.2f} of a steady epoch ({steady:.2f} s); "
+        f"target <= 0.5: {verdict}"
+    )
 
 
 def parse(argv):
@@ -128,10 +145,11 @@ def _system(settings, measurements, summary):
         print("measuring the sweep speed-up and peak memory (fresh processes) ...", flush=True)
         sweeps = system.sweep_speedup(settings.sweep_trials, settings.sweep_epochs, settings.sweep_limit, settings.seed)
         sweeps += system.sweep_memory(settings.memory_trials, 1, 2_000, settings.seed)
+    patience = [] if missing else sweep_patience.measure(seed=settings.seed)  # the same sweep without/with patience
     rows = runs + sweeps
-    for row in rows:
+    for row in rows + patience:
         print(f"  {row['benchmark']:12} {row['side']:22} {_brief(row)}", flush=True)
-    return measurements + rows, summary + cases.system_summary(rows)
+    return measurements + rows + patience, summary + cases.system_summary(rows) + sweep_patience.summary(patience)
 
 
 def _brief(row):

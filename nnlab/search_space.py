@@ -1,7 +1,8 @@
 """How an experiment declares what a sweep may vary: `SEARCH_SPACE = {"field": Float(...), ...}`.
 
 Each entry names a config field and a range; `validate` checks it against the experiment's Config before any
-trial runs, and `to_hyperparameters` maps it onto keras-tuner hyperparameters of the same name.
+trial runs, and `to_hyperparameters` maps it onto keras-tuner hyperparameters of the same name. keras-tuner stores
+a Choice of booleans as 1/0; `shown` turns a bool field's value back into true/false for tables and reports.
 """
 
 import dataclasses
@@ -14,6 +15,13 @@ from nnlab.errors import NnlabError
 
 @dataclasses.dataclass(frozen=True)
 class Float:
+    """A real-valued field swept between min_value and max_value, both included.
+
+    `log=True` samples evenly in log space, as learning rates want: `Float(1e-4, 1e-2, log=True)`. With a `step` the
+    values are a grid: added each time (`Float(0.0, 0.5, step=0.1)`), or multiplied with `log=True`
+    (`Float(1e-4, 1e-1, log=True, step=10)` gives 1e-4, 1e-3, 1e-2, 1e-1). The field must be a float in Config.
+    """
+
     min_value: float
     max_value: float
     log: bool = False
@@ -22,6 +30,11 @@ class Float:
 
 @dataclasses.dataclass(frozen=True)
 class Int:
+    """An integer field swept from min_value to max_value, both included, in steps of `step`: `Int(16, 256, step=16)`.
+
+    `log=True` samples evenly in log space (`Int(8, 512, log=True)`). The field must be an int in Config.
+    """
+
     min_value: int
     max_value: int
     step: int = 1
@@ -30,7 +43,17 @@ class Int:
 
 @dataclasses.dataclass(frozen=True)
 class Choice:
+    """One of a fixed list of values, all of the field's type: `Choice([64, 128, 256])`, `Choice(["adam", "sgd"])`.
+
+    A grid search visits them in the order given; the other algorithms treat them as unordered.
+    """
+
     values: list
+
+
+@dataclasses.dataclass(frozen=True)
+class Boolean:
+    """True or False for a bool config field; trials.csv, the report and best_config.json show true/false."""
 
 
 def describe(spec):
@@ -58,10 +81,13 @@ def validate(space, config_class, where):
             _check_range(spec, types[name], at)
         elif isinstance(spec, Choice):
             _check_choice(name, spec, types[name], at)
+        elif isinstance(spec, Boolean):
+            if types[name] is not bool:
+                raise NnlabError(f"{at} is Boolean() but the field holds {types[name].__name__}; use Choice([...]).")
         else:
             raise NnlabError(
                 f"{at} is {type(spec).__name__}; use search_space.Float(min, max, log=...), "
-                f"search_space.Int(min, max) or search_space.Choice([...])."
+                f"search_space.Int(min, max), search_space.Choice([...]) or search_space.Boolean()."
             )
 
 
@@ -109,6 +135,16 @@ def _check_choice(name, spec, field_type, at):
             )
 
 
+def boolean_fields(config_class):
+    """Names of the config's bool fields, whose swept values are shown as true/false."""
+    return [name for name, kind in config_lib.field_types(config_class).items() if kind is bool]
+
+
+def shown(value):
+    """A bool (or keras-tuner's 1/0 for one) as JSON spells it: true or false."""
+    return "true" if value in (True, 1, "True", "true", "1") else "false"
+
+
 def pinned(space, overrides):
     """The space without fields the user fixed with a plain override (`width=128` sweeps only the rest)."""
     return {name: spec for name, spec in space.items() if name not in overrides}
@@ -120,7 +156,9 @@ def to_hyperparameters(space):
 
     hyperparameters = keras_tuner.HyperParameters()
     for name, spec in space.items():
-        if isinstance(spec, Choice):
+        if isinstance(spec, Boolean):
+            hyperparameters.Boolean(name)
+        elif isinstance(spec, Choice):
             hyperparameters.Choice(name, list(spec.values), ordered=False)
         else:
             make = hyperparameters.Float if isinstance(spec, Float) else hyperparameters.Int

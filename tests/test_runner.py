@@ -1,11 +1,13 @@
 """The runner end to end on tiny synthetic data: files written, failures marked, results reproducible."""
 
 import json
+import textwrap
 import threading
 
 import numpy as np
 import pandas as pd
 import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from nnlab import NnlabError
 from nnlab.results import rundir
@@ -67,7 +69,12 @@ def test_run_writes_a_complete_run_directory(tiny, results_dir):
         "accuracy.png",
     ):
         assert (path / name).stat().st_size > 0, name
-    assert any((path / "tensorboard").rglob("events.out.tfevents.*"))
+    history = pd.read_csv(path / "history.csv")
+    for part, column in (("train", "loss"), ("validation", "val_loss")):
+        events = EventAccumulator(str(path / "tensorboard" / part)).Reload()
+        logged = events.Scalars("epoch_loss")
+        assert [event.step for event in logged] == list(history["epoch"])
+        assert [event.value for event in logged] == pytest.approx(list(history[column]), rel=1e-6)
     config = json.loads((path / "config.json").read_text())
     assert config["config"]["epochs"] == 3 and config["overrides"] == {}
     env = json.loads((path / "env.json").read_text())
@@ -111,6 +118,13 @@ def test_override_changes_the_run_and_is_recorded(tiny, results_dir):
 def test_bad_override_fails_before_anything_is_written(tiny, results_dir):
     with pytest.raises(NnlabError, match="unknown config field 'epoch'"):
         runner.run("tiny", ["epoch=1"], results_dir=results_dir)
+    assert not results_dir.exists()
+
+
+def test_unknown_figure_fails_before_anything_is_written(make_experiment, results_dir):
+    make_experiment("tiny", textwrap.dedent(TINY) + "\nFIGURES = ('no_such_figure',)\n")
+    with pytest.raises(NnlabError, match=r"tiny\.py: FIGURES names 'no_such_figure'.*known figures: .*line_fit"):
+        runner.run("tiny", [], results_dir=results_dir)
     assert not results_dir.exists()
 
 

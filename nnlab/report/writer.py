@@ -4,7 +4,8 @@ Reads only the files in the results directory and never trains. Each part of the
 blocks (nnlab.report.blocks) by its own module, then rendered twice:
   - report_data: reads run and sweep directories, tolerating missing and half-written files;
   - report_runs / report_sweeps / report_compare / report_repro: the sections;
-  - report_figures: the figures no run or sweep wrote itself (overlays, parallel coordinates);
+  - nnlab.plots: the figures no run or sweep wrote itself (overlays, parallel coordinates), drawn by the same
+    functions `nnlab run` and `nnlab tune` use;
   - report_render: HTML with every image embedded, and Markdown with images under results/report_files/.
 
     make report                      # everything
@@ -22,10 +23,10 @@ from nnlab.report import read as report_data
 from nnlab.report import render as report_render
 from nnlab.report import runs as report_runs
 from nnlab.report import sweeps as report_sweeps
-from nnlab.results import atomic
+from nnlab.results import atomic, layout
 
-HTML_NAME = "report.html"
-MARKDOWN_NAME = "report.md"
+HTML_NAME = layout.REPORT_HTML
+MARKDOWN_NAME = layout.REPORT_MARKDOWN
 
 
 def build(results_dir, experiment=None, runs=()):

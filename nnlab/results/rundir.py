@@ -13,9 +13,7 @@ import time
 from pathlib import Path
 
 from nnlab.errors import NnlabError
-from nnlab.results import atomic
-
-STATUS_FILE = "status.json"
+from nnlab.results import atomic, layout
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,14 +32,14 @@ class RunDir:
         record = {"status": status, "updated": _now(), "pid": os.getpid(), "host": socket.gethostname(), **extra}
         if message:
             record["message"] = message
-        atomic.write_json(self.file(STATUS_FILE), record)
+        atomic.write_json(self.file(layout.STATUS), record)
 
     def status(self):
         return self._record().get("status", "unknown")
 
     def _record(self):
         try:
-            record = atomic.read_json(self.file(STATUS_FILE))
+            record = atomic.read_json(self.file(layout.STATUS))
         except (OSError, ValueError):
             return {}
         return record if isinstance(record, dict) else {}
@@ -83,7 +81,7 @@ def unfinished(results_dir, experiment_name, config):
     for path in sorted(parent.glob("*-*-*"), reverse=True):
         run_dir = RunDir(path)
         try:
-            same = atomic.read_json(run_dir.file("config.json"))["config"] == config
+            same = atomic.read_json(run_dir.file(layout.CONFIG))["config"] == config
         except (OSError, ValueError, KeyError, TypeError):
             continue
         if not same or run_dir.status() == "done":

@@ -14,7 +14,7 @@ from keras_tuner import oracles
 from keras_tuner.src.engine import oracle as oracle_module
 
 from nnlab.errors import NnlabError
-from nnlab.results import atomic
+from nnlab.results import atomic, layout
 
 ALGORITHMS = {
     "random": oracles.RandomSearchOracle,
@@ -27,10 +27,6 @@ TUNER_KEYS = {"tuner/epochs", "tuner/initial_epoch", "tuner/bracket", "tuner/rou
 ENDED = {"COMPLETED", "FAILED"}
 
 
-def better(value, than, direction):
-    return value > than if direction == "max" else value < than
-
-
 class AtomicOracle:
     """Mixed into keras-tuner's oracles: atomic state files, and ended trials never queued to run again."""
 
@@ -38,7 +34,7 @@ class AtomicOracle:
         atomic.write_json(self._get_oracle_fname(), self.get_state())
 
     def _save_trial(self, trial):
-        atomic.write_json(Path(self._get_trial_dir(trial.trial_id)) / "trial.json", trial.get_state())
+        atomic.write_json(Path(self._get_trial_dir(trial.trial_id)) / layout.TRIAL_STATE, trial.get_state())
 
     @oracle_module.synchronized
     def end_trial(self, trial):
@@ -73,6 +69,14 @@ def make_oracle(algorithm, objective, direction, max_trials, seed, hyperparamete
     return oracle
 
 
+def hyperband_shortest_budget(max_epochs, factor):
+    """The fewest epochs Hyperband gives a trial (its last bracket's first round), as keras-tuner computes it."""
+    brackets, epochs = 0, max_epochs
+    while epochs >= 1:
+        epochs, brackets = epochs / factor, brackets + 1
+    return math.ceil(max_epochs / factor ** (brackets - 1))
+
+
 def hyperband_trials(max_epochs, factor):
     """Trials in one Hyperband iteration, computed as keras-tuner's HyperbandOracle schedules them."""
     bracket0_size = math.ceil(1 + math.log(max_epochs, factor))
@@ -91,7 +95,7 @@ def check_files(tuner_dir, sweep_dir):
     tuner_dir = Path(tuner_dir)
     if not tuner_dir.is_dir():
         return
-    for path in sorted([*tuner_dir.glob("*.json"), *tuner_dir.glob("trial_*/trial.json")]):
+    for path in sorted([*tuner_dir.glob(layout.ALL_TUNER_STATES), *tuner_dir.glob(layout.ALL_TRIAL_STATES)]):
         try:
             json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
@@ -102,15 +106,3 @@ def check_files(tuner_dir, sweep_dir):
                 f"may not). The sweep cannot resume from it. Start afresh with a new name (add sweep=<new-name>) "
                 f"or delete {sweep_dir} and run the same command again."
             ) from None
-
-
-def read_trials(tuner_dir):
-    """{trial_id: trial.json contents} for every readable trial of the keras-tuner project."""
-    trials = {}
-    for path in sorted(Path(tuner_dir).glob("trial_*/trial.json")):
-        try:
-            state = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue  # being written by another process; the next refresh reads it
-        trials[state["trial_id"]] = state
-    return trials

@@ -15,12 +15,19 @@ import numpy as np
 from nnlab import config as config_lib
 from nnlab import search_space
 from nnlab.errors import NnlabError
-from nnlab.results import atomic
-from nnlab.train import runner
+from nnlab.plots import sweeps as sweep_plots
+from nnlab.results import atomic, layout, ranking
 
-SETTINGS = {"algorithm": str, "max_trials": int, "sweep": str, "objective": str, "direction": str, "factor": int}
+SETTINGS = {
+    "algorithm": str,
+    "max_trials": int,
+    "sweep": str,
+    "objective": str,
+    "direction": str,
+    "factor": int,
+    "executions_per_trial": int,
+}
 DEFAULT_TRIALS = 10
-MINIMISED = ("loss", "error", "mse", "mae", "mape", "msle", "crossentropy", "hinge")
 
 
 @dataclasses.dataclass
@@ -42,6 +49,19 @@ class TrialData:
 
 @dataclasses.dataclass
 class SweepPlan:
+    """What a sweep is, decided once before any trial: the single object every part of `nnlab tune` reads.
+
+    Who owns what (as keras-tuner's BaseTuner divides Oracle from Tuner):
+    - the plan (this class) owns the experiment, the base config every trial starts from, the search space, the
+      algorithm and objective, the sweep id and directory, and the data, loaded once per process (`load_data`);
+      `preflight` checks the objective against what a model of this experiment really logs;
+    - keras-tuner's oracle (sweeps/oracle.py) owns which values each trial gets and each trial's status;
+    - the tuner (sweeps/trial.py) owns one trial: it trains the experiment with the trial's values through the same
+      code as `nnlab run` and records its history;
+    - sweeps/tables.py owns the tidy files (trials.csv, history.csv), rebuilt from the sweep directory alone;
+    - sweeps/tuning.py runs them in order and writes sweep.json and best_config.json.
+    """
+
     experiment: object
     config: object  # the resolved config every trial starts from
     raw_overrides: dict  # as given, for the processes a distributed sweep starts
@@ -51,13 +71,20 @@ class SweepPlan:
     direction: str
     max_trials: int
     factor: int
+    executions: int  # trainings per trial, from seeds (trial seed, k); the objective is their mean best value
     sweep_id: str
     sweep_dir: Path
     workers: int
+    axes: tuple = (None, None)  # the two fields the sweep's figures show (nnlab.plots.sweeps.sweep_axes)
     seconds: float = 0.0
     setup: object = None
     splits: object = None
     data: object = None
+
+    @property
+    def booleans(self):
+        """Swept bool fields, written as true/false in trials.csv."""
+        return [name for name in search_space.boolean_fields(self.experiment.config_class) if name in self.space]
 
     def describe(self):
         """The settings part of sweep.json."""
@@ -68,15 +95,17 @@ class SweepPlan:
             "objective": self.objective,
             "direction": self.direction,
             "max_trials": self.max_trials,
+            "executions_per_trial": self.executions,
             "seed": self.config.seed,
             "search_space": {name: search_space.describe(spec) for name, spec in self.space.items()},
-            "overrides": runner.changed_fields(self.config, self.experiment.config_class()),
+            "axes": [axis for axis in self.axes if axis],
+            "overrides": config_lib.changed_fields(self.config, self.experiment.config_class()),
             "workers": self.workers,
         }
 
     def check_resumable(self):
         """An existing sweep of this id must have been started with the same settings."""
-        path = self.sweep_dir / "sweep.json"
+        path = self.sweep_dir / layout.SWEEP
         if not path.exists():
             return
         from nnlab.sweeps import oracle as oracles
@@ -88,7 +117,8 @@ class SweepPlan:
         except (OSError, ValueError):
             recorded = {}
         current = self.describe()
-        for key in ("algorithm", "objective", "direction", "max_trials", "seed", "search_space", "overrides"):
+        keys = ("algorithm", "objective", "direction", "max_trials", "executions_per_trial", "seed", "search_space")
+        for key in (*keys, "overrides"):
             if key in recorded and json.dumps(recorded[key], sort_keys=True) != json.dumps(
                 current[key], sort_keys=True
             ):
@@ -106,14 +136,14 @@ class SweepPlan:
         from nnlab.train import devices
 
         self.setup = devices.setup(self.config.seed)
-        self.splits = runner.load_splits(self.experiment, self.config)
+        self.splits = self.experiment.load_splits(self.config)
         (train_x, train_y), validation = self.splits.train, self.splits.validation
         val_x, val_y = (None, None) if validation is None else map(tf.convert_to_tensor, validation)
         self.data = TrialData(tf.convert_to_tensor(train_x), tf.convert_to_tensor(train_y), val_x, val_y)
 
     def preflight(self):
         """Load the data and check the objective is a metric the model logs, before the first trial."""
-        from nnlab.train import modeling
+        from nnlab.train import controls, modeling
 
         self.load_data()
         model = modeling.prepare(self.experiment, self.config, self.splits, self.setup)
@@ -121,6 +151,7 @@ class SweepPlan:
         logged = list(model.evaluate(x, y, verbose=0, return_dict=True))
         if self.splits.validation is not None:
             logged += [f"val_{name}" for name in logged]
+        controls.check_monitor(self.config, logged, str(self.experiment.path))  # patience's or plateau's metric
         if self.objective not in logged:
             hint = (
                 " (there is no validation split: set validation_fraction > 0)"
@@ -161,6 +192,13 @@ def plan_settings(experiment, overrides, results_dir, workers):
     for key, kind in SETTINGS.items():
         if key in settings:
             settings[key] = config_lib.convert(key, settings[key], kind, source=where)
+    fields = config_lib.field_types(experiment.config_class)
+    unknown = [key for key in pairs if key not in fields and key != "from"]
+    if unknown:
+        raise NnlabError(
+            f"{where}: unknown setting '{unknown[0]}'. tune takes config fields: {', '.join(sorted(fields))}; "
+            f"sweep settings: {', '.join(SETTINGS)}; and from=<config.json>."
+        )
     config = experiment.config(pairs)
     declared = experiment.optional("SEARCH_SPACE")
     if declared is None:
@@ -175,17 +213,28 @@ def plan_settings(experiment, overrides, results_dir, workers):
             f"{where}: the overrides {sorted(pairs)} pin every SEARCH_SPACE field, so nothing is left to sweep; "
             f"drop one of them (use `make run` to train a single config)."
         )
+    axes = sweep_plots.sweep_axes(space, experiment.optional("SWEEP_AXES"), declared, f"{experiment.path}: SWEEP_AXES")
     algorithm = settings.get("algorithm", "random")
     if algorithm not in ("random", "grid", "bayesian", "hyperband"):
         raise NnlabError(f"{where}: algorithm={algorithm!r} is unknown; use random, grid, bayesian or hyperband.")
     objective = settings.get("objective") or ("val_" + (config.metrics[0] if config.metrics else "loss"))
-    direction = settings.get("direction") or ("min" if any(word in objective for word in MINIMISED) else "max")
+    direction = settings.get("direction") or ranking.direction(objective)
     if direction not in ("min", "max"):
         raise NnlabError(f"{where}: direction={direction!r} must be min or max.")
     factor = settings.get("factor", 3)
     if factor < 2:
         raise NnlabError(f"{where}: factor={factor} must be at least 2 (Hyperband keeps 1/factor of each round).")
     max_trials = _trial_count(algorithm, settings.get("max_trials"), space, config.epochs, factor, where)
+    _check_warmup(config, space, algorithm, factor, where)
+    executions = settings.get("executions_per_trial", 1)
+    if executions < 1:
+        raise NnlabError(f"{where}: executions_per_trial={executions} must be at least 1 (trainings per trial).")
+    if executions > 1 and algorithm == "hyperband":
+        raise NnlabError(
+            f"{where}: executions_per_trial={executions} with algorithm=hyperband is not supported: Hyperband "
+            f"continues one trained model per trial into its next round. Use executions_per_trial=1, or "
+            f"algorithm=random, grid or bayesian."
+        )
     sweep_id = settings.get("sweep") or _derived_id(
         experiment.name,
         algorithm,
@@ -193,8 +242,9 @@ def plan_settings(experiment, overrides, results_dir, workers):
         direction,
         max_trials,
         factor,
-        runner.changed_fields(config, experiment.config_class()),
+        config_lib.changed_fields(config, experiment.config_class()),
         space,
+        executions,
     )
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", sweep_id):
         raise NnlabError(f"{where}: sweep={sweep_id!r} must be a plain name of letters, digits, '.', '_' or '-'.")
@@ -208,10 +258,40 @@ def plan_settings(experiment, overrides, results_dir, workers):
         direction=direction,
         max_trials=max_trials,
         factor=factor,
+        executions=executions,
         sweep_id=sweep_id,
-        sweep_dir=Path(results_dir) / experiment.name / "sweeps" / sweep_id,
+        sweep_dir=Path(results_dir) / experiment.name / layout.SWEEPS / sweep_id,
         workers=workers,
+        axes=axes,
     )
+
+
+def _check_warmup(config, space, algorithm, factor, where):
+    """warmup_epochs must leave every trial some epochs at the full rate: below the shortest epoch budget a trial
+    can get (Hyperband's smallest bracket; the smallest `epochs` in the space), for every value the space allows."""
+    from nnlab.sweeps import oracle as oracles
+
+    warmup = _extreme(space.get("warmup_epochs"), max, config.warmup_epochs)
+    if not warmup:
+        return
+    epochs = _extreme(space.get("epochs"), min, config.epochs)
+    budget, why = epochs, f"epochs={epochs}"
+    if algorithm == "hyperband":
+        budget = oracles.hyperband_shortest_budget(config.epochs, factor)
+        why = f"Hyperband's shortest trial (epochs={config.epochs}, factor={factor}) trains {budget} epochs"
+    if warmup >= budget:
+        raise NnlabError(
+            f"{where}: field 'warmup_epochs' can be {warmup}, but {why}, so some trials would never reach "
+            f"learning_rate. Use warmup_epochs below {budget}, or more epochs."
+        )
+
+
+def _extreme(spec, pick, default):
+    """The largest (pick=max) or smallest (pick=min) value a search-space entry can take; `default` without one."""
+    if spec is None:
+        return default
+    values = spec.values if isinstance(spec, search_space.Choice) else (spec.min_value, spec.max_value)
+    return pick(values)
 
 
 def _trial_count(algorithm, requested, space, epochs, factor, where):
@@ -228,7 +308,7 @@ def _trial_count(algorithm, requested, space, epochs, factor, where):
     return min(full, requested) if requested else full
 
 
-def _derived_id(name, algorithm, objective, direction, max_trials, factor, overrides, space):
+def _derived_id(name, algorithm, objective, direction, max_trials, factor, overrides, space, executions=1):
     key = {
         "experiment": name,
         "algorithm": algorithm,
@@ -239,6 +319,8 @@ def _derived_id(name, algorithm, objective, direction, max_trials, factor, overr
         "overrides": overrides,
         "space": {field: search_space.describe(spec) for field, spec in space.items()},
     }
+    if executions != 1:  # absent otherwise, so that sweeps started before the setting existed keep their ids
+        key["executions_per_trial"] = executions
     return f"{algorithm}-{hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]}"
 
 

@@ -7,14 +7,15 @@ can rebuild them.
 """
 
 import dataclasses
+import json
 import math
 from pathlib import Path
 
-from nnlab.results import atomic, history
-from nnlab.sweeps.oracle import better, read_trials
-from nnlab.sweeps.trial import HISTORY, RECORD
+from nnlab import search_space
+from nnlab.results import atomic, history, layout
+from nnlab.results.ranking import better
 
-TUNER_DIR = "tuner"  # keras-tuner's project: oracle.json, trial_*/
+TUNER_DIR = layout.TUNER
 
 
 @dataclasses.dataclass
@@ -29,24 +30,31 @@ def project_dir(sweep_dir):
     return Path(sweep_dir) / TUNER_DIR
 
 
-def refresh(sweep_dir, fields, objective, direction):
-    """Rewrite trials.csv and history.csv from the sweep directory; return the Summary."""
+def refresh(sweep_dir, fields, objective, direction, booleans=()):
+    """Rewrite trials.csv and history.csv from the sweep directory; return the Summary.
+
+    `booleans` names the swept bool fields, written true/false (keras-tuner keeps a Choice of booleans as 1/0).
+    """
     project = project_dir(sweep_dir)
     rows, long_rows = [], []
     failure = ""
     for trial_id, state in sorted(read_trials(project).items()):
-        trial_dir = project / f"trial_{trial_id}"
-        epochs = history.read_rows(trial_dir / HISTORY)
-        record = _read_optional(trial_dir / RECORD)
-        rows.append(_trial_row(trial_id, state, epochs, record, fields, objective, direction))
+        trial_dir = project / layout.trial_dir(trial_id)
+        epochs = history.read_rows(trial_dir / layout.TRIAL_HISTORY)
+        record = _read_optional(trial_dir / layout.TRIAL_RECORD)
+        row = _trial_row(trial_id, state, epochs, record, fields, objective, direction)
+        rows.append(
+            {key: search_space.shown(value) if key in booleans and value != "" else value for key, value in row.items()}
+        )
         long_rows += [{"trial_id": trial_id, **row} for row in epochs]
         if state.get("status") == "FAILED" and not failure:
             failure = _last_line(state.get("message") or "")
-    atomic.write_text(Path(sweep_dir) / "trials.csv", history.to_csv(rows, list(rows[0]) if rows else _columns(fields)))
+    trial_columns = list(rows[0]) if rows else _columns(fields)
+    atomic.write_text(Path(sweep_dir) / layout.TRIALS, history.to_csv(rows, trial_columns))
     history_columns = ["trial_id"] + history.columns(
         [{k: v for k, v in r.items() if k != "trial_id"} for r in long_rows]
     )
-    atomic.write_text(Path(sweep_dir) / "history.csv", history.to_csv(long_rows, history_columns))
+    atomic.write_text(Path(sweep_dir) / layout.SWEEP_HISTORY, history.to_csv(long_rows, history_columns))
     counts = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
@@ -60,22 +68,59 @@ def refresh(sweep_dir, fields, objective, direction):
 
 def _trial_row(trial_id, state, epochs, record, fields, objective, direction):
     values = state.get("hyperparameters", {}).get("values", {})
-    scored = [row for row in epochs if math.isfinite(row.get(objective, math.nan))]
-    best = None
-    for row in scored:
-        if best is None or better(row[objective], best[objective], direction):
-            best = row
+    runs = by_execution(epochs)
+    bests = [_best_row(rows, objective, direction) for rows in runs]
+    lasts = [scored[-1][objective] for scored in (_scored(rows, objective) for rows in runs) if scored]
+    complete = bool(bests) and all(best is not None for best in bests)
     seconds = record.get("seconds") if record else sum(row.get("seconds", 0.0) for row in epochs)
-    return {
+    row = {
         "trial_id": trial_id,
         "status": state.get("status", "UNKNOWN"),
         **{field: values.get(field, "") for field in fields},
-        "best_objective": best[objective] if best else math.nan,
-        "last_objective": scored[-1][objective] if scored else math.nan,
-        "best_epoch": best["epoch"] if best else "",
-        "epochs_run": len(epochs),
+        # several executions: the mean of each one's best, as keras-tuner scores them; best_epoch is execution 0's
+        "best_objective": sum(best[objective] for best in bests) / len(bests) if complete else math.nan,
+        "last_objective": sum(lasts) / len(lasts) if lasts else math.nan,
+        "best_epoch": bests[0]["epoch"] if complete else "",
+        "epochs_run": max((len(rows) for rows in runs), default=0),
         "seconds": seconds,
     }
+    if len(runs) > 1:
+        row["executions"] = len(runs)
+    return row
+
+
+def by_execution(rows):
+    """A trial's history rows split by their `execution` column (one list when there is none), in order."""
+    groups = {}
+    for row in rows:
+        groups.setdefault(int(row.get("execution", 0)), []).append(row)
+    return [groups[key] for key in sorted(groups)]
+
+
+def mean_best(rows, objective, direction):
+    """(metrics, best epoch) of a trial: each execution's best epoch by `objective`, each metric averaged over them.
+
+    With one execution that is its best epoch's metrics. The epoch returned is execution 0's best.
+    """
+    bests = [_best_row(group, objective, direction) for group in by_execution(rows)]
+    if not bests or any(best is None for best in bests):
+        raise ValueError(f"no epoch reported a finite {objective}")
+    ignored = ("epoch", "execution", "seconds", "learning_rate")
+    keys = [key for key in bests[0] if key not in ignored and all(key in best for best in bests)]
+    metrics = {key: sum(float(best[key]) for best in bests) / len(bests) for key in keys}
+    return metrics, int(bests[0]["epoch"])
+
+
+def _scored(rows, objective):
+    return [row for row in rows if math.isfinite(row.get(objective, math.nan))]
+
+
+def _best_row(rows, objective, direction):
+    best = None
+    for row in _scored(rows, objective):
+        if best is None or better(row[objective], best[objective], direction):
+            best = row
+    return best
 
 
 def _columns(fields):
@@ -92,3 +137,15 @@ def _read_optional(path):
 def _last_line(message):
     lines = [line for line in message.strip().splitlines() if line.strip()]
     return lines[-1].strip() if lines else ""
+
+
+def read_trials(tuner_dir):
+    """{trial_id: trial.json contents} for every readable trial of the keras-tuner project."""
+    trials = {}
+    for path in sorted(Path(tuner_dir).glob(layout.ALL_TRIAL_STATES)):
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # being written by another process; the next refresh reads it
+        trials[state["trial_id"]] = state
+    return trials

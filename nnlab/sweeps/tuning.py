@@ -29,10 +29,11 @@ import time
 from nnlab import config as config_lib
 from nnlab import experiment as experiment_lib
 from nnlab.errors import NnlabError
-from nnlab.results import atomic
-from nnlab.sweeps import tables
+from nnlab.results import atomic, layout
+from nnlab.sweeps import hparams, tables
 from nnlab.sweeps.plan import plan_settings
-from nnlab.train import runner
+from nnlab.sweeps.progress import SweepProgress
+from nnlab.train import job
 
 FAIL_FAST = 3  # this many failed trials before any completes: stop, the sweep is failed
 LAUNCHED = "NNLAB_SWEEP_LAUNCHED"  # set by nnlab's own launcher for the chief and workers it starts
@@ -58,7 +59,7 @@ def tune(name, overrides=(), results_dir="results", workers=0, verbose=None, exp
       NnlabError: bad settings or search space, an unusable objective, or every trial failed.
     """
     sweep = plan(name, overrides, results_dir, workers, experiments_dir)
-    verbose = runner._verbosity(verbose)
+    verbose = job.verbosity(verbose)
     role = os.environ.get("KERASTUNER_TUNER_ID")
     if role:
         return _run_role(sweep, role, verbose)
@@ -69,7 +70,8 @@ def tune(name, overrides=(), results_dir="results", workers=0, verbose=None, exp
         distributed.launch(sweep, [f"{key}={value}" for key, value in sweep.raw_overrides.items()], workers)
         return finish(sweep)
     tuner = sweep.make_tuner(verbose)
-    tuner.on_trial_finished = lambda trial: _refresh(sweep, fail_fast=True)
+    progress = SweepProgress(sweep.max_trials, sweep.objective)
+    tuner.on_trial_finished = lambda trial: _refresh(sweep, fail_fast=True, progress=progress)
     _search(sweep, tuner)
     return finish(sweep)
 
@@ -84,6 +86,7 @@ def _prepare(sweep):
     """Check the sweep can resume, load the data and check the objective, then mark the sweep running."""
     sweep.check_resumable()
     sweep.preflight()
+    hparams.write_search_space(sweep.sweep_dir, sweep.space, sweep.objective, sweep.direction)
     _write_status(sweep, "running", "")
 
 
@@ -106,7 +109,8 @@ def _run_role(sweep, role, verbose):
         if not launched:
             _prepare(sweep)
         tuner = sweep.make_tuner(verbose)
-        distributed.serve(tuner.oracle, lambda: _refresh(sweep, fail_fast=True))
+        progress = SweepProgress(sweep.max_trials, sweep.objective, workers=sweep.workers)
+        distributed.serve(tuner.oracle, lambda: _refresh(sweep, fail_fast=True, progress=progress))
         return finish(sweep) if not launched else SweepResult(sweep.sweep_dir, None, None, {})
     sweep.load_data()
     tuner = sweep.make_tuner(verbose)
@@ -114,9 +118,12 @@ def _run_role(sweep, role, verbose):
     return SweepResult(sweep.sweep_dir, None, None, {})
 
 
-def _refresh(sweep, fail_fast=False):
-    summary = tables.refresh(sweep.sweep_dir, list(sweep.space), sweep.objective, sweep.direction)
+def _refresh(sweep, fail_fast=False, progress=None):
+    summary = tables.refresh(sweep.sweep_dir, list(sweep.space), sweep.objective, sweep.direction, sweep.booleans)
+    hparams.write_trials(sweep.sweep_dir, summary.rows, list(sweep.space))
     _write_status(sweep, "running", "", summary)
+    if progress is not None:
+        progress.update(summary)
     ended_failed = summary.counts.get("FAILED", 0)
     if fail_fast and ended_failed >= FAIL_FAST and not summary.counts.get("COMPLETED"):
         message = _failed_message(sweep, summary)
@@ -129,8 +136,10 @@ def finish(sweep):
     """Final tables, plots, best_config.json and sweep.json; raises NnlabError when no trial completed."""
     from nnlab.plots import sweeps as sweep_plots
 
-    summary = tables.refresh(sweep.sweep_dir, list(sweep.space), sweep.objective, sweep.direction)
-    sweep_plots.draw_all(sweep.sweep_dir, sweep.objective)
+    summary = tables.refresh(sweep.sweep_dir, list(sweep.space), sweep.objective, sweep.direction, sweep.booleans)
+    hparams.write_trials(sweep.sweep_dir, summary.rows, list(sweep.space))
+    axes = sweep.axes if sweep.axes[0] else sweep_plots.sweep_axes(sweep.space)
+    sweep_plots.draw_all(sweep.sweep_dir, sweep.objective, sweep.direction, axes)
     if summary.best is None:
         message = _failed_message(sweep, summary)
         _write_status(sweep, "failed", message, summary)
@@ -160,26 +169,46 @@ def _failed_message(sweep, summary):
 
 
 def _write_best_config(sweep, best):
+    """best_config.json: a config that repeats the best trial's training (execution 0 of several) with `nnlab run`.
+
+    The trial trained from its own trial seed on data drawn with the sweep's seed; the config says both, as
+    seed and data_seed. A Hyperband trial that continued another trial's weights cannot be repeated from a config.
+    """
     values = {field: best[field] for field in sweep.space}
-    trial_dir = tables.project_dir(sweep.sweep_dir) / f"trial_{best['trial_id']}"
-    state = atomic.read_json(trial_dir / "trial.json")
-    epochs = state["hyperparameters"]["values"].get("tuner/epochs")  # Hyperband trains its trials for fewer
+    trial_dir = tables.project_dir(sweep.sweep_dir) / layout.trial_dir(best["trial_id"])
+    state = atomic.read_json(trial_dir / layout.TRIAL_STATE)
+    tuner_values = state["hyperparameters"]["values"]
+    epochs = tuner_values.get("tuner/epochs")  # Hyperband trains its trials for fewer
     if epochs:
         values["epochs"] = epochs
+    record = atomic.read_json(trial_dir / layout.TRIAL_RECORD) if (trial_dir / layout.TRIAL_RECORD).exists() else {}
+    if record.get("seed") is not None:
+        values["seed"] = record["seed"]
+        values["data_seed"] = sweep.config.seed if sweep.config.data_seed < 0 else sweep.config.data_seed
     config = config_lib.resolve(sweep.experiment.config_class, {**config_lib.to_dict(sweep.config), **values})
-    record = atomic.read_json(trial_dir / "nnlab_trial.json") if (trial_dir / "nnlab_trial.json").exists() else {}
-    path = sweep.sweep_dir / "best_config.json"
+    continued = tuner_values.get("tuner/trial_id")
+    repeatable = (
+        f"no: this Hyperband trial continued the weights of trial {continued} from epoch "
+        f"{tuner_values.get('tuner/initial_epoch')}; `nnlab run from=` trains the same config from scratch, "
+        f"which is a fair re-run but not this trial's numbers"
+        if continued
+        else "yes: same data split, initialisation and batch order as the trial"
+        + (f" (its execution 0 of {sweep.executions})" if sweep.executions > 1 else "")
+    )
+    path = sweep.sweep_dir / layout.BEST_CONFIG
     atomic.write_json(
         path,
         {
             "experiment": sweep.experiment.name,
             "config": config_lib.to_dict(config),
-            "overrides": runner.changed_fields(config, sweep.experiment.config_class()),
+            "overrides": config_lib.changed_fields(config, sweep.experiment.config_class()),
             "sweep": sweep.sweep_id,
             "trial_id": best["trial_id"],
             "objective": {"name": sweep.objective, "value": best["best_objective"], "direction": sweep.direction},
             "best_epoch": best["best_epoch"],
             "trial_seed": record.get("seed"),
+            "executions_per_trial": sweep.executions,
+            "repeatable": repeatable,
         },
     )
     return path
@@ -193,4 +222,4 @@ def _write_status(sweep, status, message, summary=None):
     else:
         record.setdefault("counts", {})
         record.setdefault("best_trial", None)
-    atomic.write_json(sweep.sweep_dir / "sweep.json", record)
+    atomic.write_json(sweep.sweep_dir / layout.SWEEP, record)

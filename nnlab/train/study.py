@@ -5,7 +5,7 @@ An experiment declares its variants as name -> config overrides, each listing on
     VARIANTS = {"sgd": {"optimizer": "sgd"}, "momentum": {"optimizer": "sgd", "momentum": 0.9}, "adam": {}}
 
 `nnlab run <name>` then trains every variant on the same data split, each from the same seed, through
-runner.train_model, and writes per variant history-<variant>.csv, model-<variant>.keras and
+job.train_model, and writes per variant history-<variant>.csv, model-<variant>.keras and
 <variant>-<metric>.png; for the study comparison.png (all variants' curves overlaid) and metrics.json
 {"status": "done", "variants": {variant: {"overrides": ..., <train_model's metrics>}}, "best": {...}}.
 """
@@ -13,38 +13,31 @@ runner.train_model, and writes per variant history-<variant>.csv, model-<variant
 import dataclasses
 import re
 import sys
+from pathlib import Path
 
 import keras
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from nnlab import config as config_lib
 from nnlab.errors import NnlabError
 from nnlab.plots import curves
-from nnlab.train import runner
+from nnlab.results import layout, ranking
+from nnlab.train import job as job_lib
 
-COMPARISON = "comparison.png"
+COMPARISON = layout.STUDY_COMPARISON
 # Variants share one data set (loaded once), so they may not change what it is.
 DATA_FIELDS = ("dataset", "limit_examples", "validation_fraction")
-# How the best variant is chosen: the first of these measures that every variant has.
-BEST_BY = (
-    ("test", "accuracy", max),
-    ("final", "val_accuracy", max),
-    ("test", "loss", min),
-    ("final", "val_loss", min),
-    ("final", "loss", min),
-)
 
 
 @dataclasses.dataclass
 class StudyJob:
-    """A finished study: what figures get instead of a single runner.TrainingJob."""
+    """A finished study: what figures get instead of a single job.TrainingJob."""
 
     experiment: object
     config: object
     splits: object
     run_dir: object
-    variants: dict  # variant name -> its finished runner.TrainingJob (with its config), in declaration order
+    variants: dict  # variant name -> its finished job.TrainingJob (with its config), in declaration order
     metrics: dict
 
 
@@ -67,7 +60,7 @@ def variant_configs(experiment, config):
             f"{where} must be a non-empty dict of variant name -> config overrides, e.g. "
             f'{{"sgd": {{"optimizer": "sgd"}}, "adam": {{}}}}; got {declared!r}.'
         )
-    user_fields = runner.changed_fields(config, experiment.config_class())
+    user_fields = config_lib.changed_fields(config, experiment.config_class())
     configs = {}
     for name, overrides in declared.items():
         if not (isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9_]+", name)):
@@ -97,14 +90,14 @@ def variant_configs(experiment, config):
 
 
 def train_variants(experiment, config, splits, setup, run_dir, verbose):
-    """Train every variant with runner.train_model; write the comparison figure; return the StudyJob."""
+    """Train every variant with job.train_model; write the comparison figure; return the StudyJob."""
     configs = variant_configs(experiment, config)  # every variant is checked before any trains
     declared = experiment.optional("VARIANTS")
     jobs = {}
     for name, variant_config in configs.items():
         print(f"variant {name}: {declared[name] or 'the defaults'}", file=sys.stderr)
         keras.utils.set_random_seed(variant_config.seed)  # each variant starts from the same draws
-        jobs[name] = runner.train_model(
+        jobs[name] = job_lib.train_model(
             experiment, variant_config, splits, setup, run_dir, verbose, name=name, plot=False
         )
     variants = {name: {"overrides": declared[name], **job.metrics} for name, job in jobs.items()}
@@ -112,13 +105,14 @@ def train_variants(experiment, config, splits, setup, run_dir, verbose):
     if metrics["best"]:
         best = metrics["best"]
         print(f"best variant: {best['variant']} ({best['by']} {best['value']:.4f})", file=sys.stderr)
-    plot_comparison({name: job.history.path for name, job in jobs.items()}, run_dir.file(COMPARISON))
+    histories = {name: job.history.path for name, job in jobs.items()}
+    plot_comparison(histories, run_dir.file(COMPARISON), config.metrics)
     return StudyJob(experiment, config, splits, run_dir, jobs, metrics)
 
 
 def best_variant(variants):
-    """{"variant", "by", "value", "overrides"} by the first BEST_BY measure every variant has; {} if none."""
-    for group, metric, pick in BEST_BY:
+    """{"variant", "by", "value", "overrides"} by the first ranking.BEST_BY measure every variant has; {} if none."""
+    for group, metric, pick, _ in ranking.BEST_BY:
         values = {name: record.get(group, {}).get(metric) for name, record in variants.items()}
         if all(value is not None for value in values.values()):
             name = pick(values, key=values.get)  # ties go to the variant declared first
@@ -127,19 +121,8 @@ def best_variant(variants):
     return {}
 
 
-def plot_comparison(history_csvs, path):
-    """One panel per metric, every variant's curve overlaid (validation solid, training dashed)."""
-    histories = {name: pd.read_csv(csv) for name, csv in history_csvs.items()}
-    names = list(dict.fromkeys(metric for table in histories.values() for metric in curves.metric_names(table)))
-    figure, axes_row = plt.subplots(1, len(names), figsize=(5.5 * len(names), 4), squeeze=False)
-    colours = plt.get_cmap("tab10")
-    for axes, metric in zip(axes_row[0], names, strict=True):
-        for index, (variant, table) in enumerate(histories.items()):
-            columns = [(column, style) for column, style in ((f"val_{metric}", "-"), (metric, "--")) if column in table]
-            for number, (column, style) in enumerate(columns):
-                label = variant if number == 0 else None
-                axes.plot(table["epoch"] + 1, table[column], style, marker=".", color=colours(index % 10), label=label)
-        axes.set(xlabel="epoch", ylabel=metric, title=f"{metric}: validation (solid), training (dashed)")
-        axes.grid(alpha=0.3)
-        axes.legend(fontsize="small")
-    return curves.save(figure, path)
+def plot_comparison(history_csvs, path, metrics=()):
+    """Every variant's curves overlaid, one panel per metric (nnlab.plots.curves.overlay, as the report draws it)."""
+    histories = [(name, pd.read_csv(csv)) for name, csv in history_csvs.items()]
+    figure = curves.overlay(histories, f"study {Path(path).parent.name}: variants", metrics, max_panels=None)
+    return curves.save(figure, path) if figure is not None else None

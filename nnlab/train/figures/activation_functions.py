@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from nnlab.plots import curves
+from nnlab.results import layout
 
 NAMES = ("sigmoid", "tanh", "relu", "softmax")
 SOFTMAX_OTHER_LOGITS = (1.0, -1.0)
@@ -31,8 +32,8 @@ def draw(job):
         axes.axhline(0, color="grey", linewidth=0.5)
         axes.set(xlabel="z", title=name)
         axes.grid(alpha=0.3)
-        axes.legend(fontsize="small")
-    return [curves.save(figure, job.run_dir.file("activation_functions.png"))]
+        curves.legend_below(axes, fontsize="small", ncol=2)
+    return [curves.save(figure, job.run_dir.file(layout.ACTIVATION_FUNCTIONS))]
 
 
 def activation_curves(z):

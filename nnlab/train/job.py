@@ -1,0 +1,142 @@
+"""One trained model: build, check, train, evaluate and save it (a run trains one; a study one per variant)."""
+
+import dataclasses
+import sys
+import time
+from pathlib import Path
+
+from nnlab import data as data_lib
+from nnlab.errors import NnlabError
+from nnlab.results import atomic, checkpoint, layout, rundir
+from nnlab.results.history import HistoryFile
+
+
+@dataclasses.dataclass
+class TrainingJob:
+    """Everything the loop (nnlab.train.loop) needs for one model, and what figures and summaries read after it."""
+
+    experiment: object
+    config: object
+    splits: data_lib.Splits
+    model: object
+    run_dir: rundir.RunDir | None  # None for a sweep trial, which keeps its files in the trial directory
+    history: HistoryFile
+    verbose: int
+    strategy: object = None  # the tf.distribute strategy the model was built under
+    metrics: dict = dataclasses.field(default_factory=dict)  # filled in when training ends
+    initial_epoch: int = 0  # > 0 when resuming from a checkpoint
+    checkpoint_path: Path | None = None  # where the loop saves its state after every compiled chunk
+    tensorboard_dir: Path | None = None
+
+    @property
+    def where(self):
+        return str(self.experiment.path)
+
+
+def train_model(experiment, config, splits, setup, run_dir, verbose, name="", plot=True, controls=None):
+    """Build, check, train, evaluate and save one model; return the finished TrainingJob.
+
+    Writes history{-name}.csv, model{-name}.keras, tensorboard/[name/] and, with `plot`, the learning-curve PNGs
+    ({name}-<metric>.png). A study calls this once per variant with the variant's name (and draws one combined
+    figure instead of per-variant curves); a plain run once with name "".
+    """
+    from nnlab.plots import curves
+    from nnlab.train import controls as controls_lib
+    from nnlab.train import loop, modeling
+
+    model = modeling.prepare(experiment, config, splits, setup)
+    # Early stopping and the learning-rate schedule from the config (none with the defaults).
+    controls = controls or controls_lib.make(config, model, str(experiment.path))
+    suffix = f"-{name}" if name else ""
+    checkpoint_path = run_dir.file(layout.checkpoint(name))
+    initial_epoch = 0
+    if checkpoint_path.exists():
+        with setup.strategy.scope():  # mirrored variables take the saved values on every replica
+            initial_epoch = checkpoint.restore(model, checkpoint_path)
+        controls.restore(checkpoint.extra(checkpoint_path))
+    history = HistoryFile(run_dir.file(layout.history(name)))
+    if initial_epoch:
+        history.resume(before_epoch=initial_epoch)
+        print(f"resuming{suffix or ''} at epoch {initial_epoch}", file=sys.stderr)
+    job = TrainingJob(
+        experiment=experiment,
+        config=config,
+        splits=splits,
+        model=model,
+        run_dir=run_dir,
+        history=history,
+        verbose=verbose,
+        strategy=setup.strategy,
+        initial_epoch=initial_epoch,
+        checkpoint_path=checkpoint_path,
+        tensorboard_dir=run_dir.file(layout.TENSORBOARD) / name if name else run_dir.file(layout.TENSORBOARD),
+    )
+    started = time.perf_counter()
+    final = loop.train(job, controls)
+    train_seconds = time.perf_counter() - started
+    job.metrics = {
+        "status": "done",
+        "epochs_run": len(job.history.rows),
+        "resumed_at_epoch": initial_epoch,
+        "final": final,
+        "train_seconds": train_seconds,
+        "seconds_per_epoch": train_seconds / max(1, len(job.history.rows) - initial_epoch),
+    }
+    job.metrics.update(stopping_record(controls, job.history.rows))
+    stopping = job.metrics.get("early_stopping", {})
+    if stopping.get("stopped_early"):
+        print(f"stopped early{suffix}: {stopping['reason']}; kept epoch {stopping['kept_epoch']}", file=sys.stderr)
+    if splits.test is not None:  # with the kept weights: controls.finish restored the best epoch's
+        job.metrics["test"] = loop.evaluate(model, setup.strategy, splits.test)
+        print(f"test{suffix}: {format_metrics(job.metrics['test'])}", file=sys.stderr)
+    save_model(model, run_dir.file(layout.model(name)))
+    try:  # after saving: a broken post-training hook must not throw away a trained model
+        job.metrics.update(module_summary(job))  # e.g. the least-squares answer beside a line fit's w and b
+    except NnlabError as error:
+        job.metrics.setdefault("errors", {})["summarize"] = str(error)
+    if plot:
+        curves.plot_history(job.history.path, run_dir.path, variant=name)
+    return job
+
+
+def stopping_record(controls, rows):
+    """The `early_stopping` entry of metrics.json: where and why training stopped, and the kept epoch's row."""
+    summary = controls.summary()
+    if not summary:
+        return {}
+    kept = next((row for row in rows if row["epoch"] == summary["kept_epoch"]), {})
+    return {"early_stopping": {**summary, "kept": {key: value for key, value in kept.items() if key != "seconds"}}}
+
+
+def module_summary(job):
+    """Entries for metrics.json from the experiment's optional `summarize(job)` hook ({} without one)."""
+    if job.experiment.optional("summarize") is None:
+        return {}
+    extra = job.experiment.call_hook("summarize", job, signature="job", fix="Fix the summary in the module")
+    if not isinstance(extra, dict):
+        raise NnlabError(
+            f"{job.where}: summarize(job) must return a dict for metrics.json, got {type(extra).__name__}."
+        )
+    clash = sorted(set(extra) & set(job.metrics))
+    if clash:
+        raise NnlabError(
+            f"{job.where}: summarize(job) returned {', '.join(clash)}, which nnlab already writes to metrics.json; "
+            f"rename those keys."
+        )
+    return extra
+
+
+def save_model(model, path):
+    with atomic.replacing(path, suffix=".keras") as tmp:
+        model.save(tmp)
+
+
+def format_metrics(values):
+    return ", ".join(f"{key} {value:.4f}" for key, value in values.items())
+
+
+def verbosity(verbose):
+    """Keras' verbosity: as given, else a progress bar on a terminal and one line per epoch otherwise."""
+    if verbose is not None:
+        return verbose
+    return 1 if sys.stdout.isatty() else 2
