@@ -12,7 +12,7 @@ from nnlab import config as config_lib
 from nnlab import experiment as experiment_lib
 from nnlab.errors import NnlabError
 from nnlab.results import atomic, layout, rundir
-from nnlab.train import environment, figures, precision, system_gpus
+from nnlab.train import cluster, environment, figures, precision, system_gpus
 from nnlab.train import job as job_lib
 
 
@@ -45,31 +45,66 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
         from nnlab.train import study
 
         configs = list(study.variant_configs(experiment, config).values())
+    member = cluster.membership()  # checked before TensorFlow starts; None on one machine
     setup = _setup(experiment, config, configs)
     record = {
         "experiment": name,
         "config": config_lib.to_dict(config),
         "overrides": config_lib.changed_fields(config, experiment.config_class()),
     }
-    run_dir = rundir.unfinished(results_dir, name, record["config"]) if resume else None
-    if run_dir is None:
+    if member is not None and not member.is_chief:
+        return _run_as_worker(experiment, config, setup, member, Path(results_dir) / name, job_lib.verbosity(verbose))
+    run_dir = rundir.unfinished(results_dir, name, record["config"]) if resume and member is None else None
+    if member is not None:
+        run_dir = cluster.chief_run_dir(Path(results_dir) / name, member, record)
+    elif run_dir is None:
         run_dir = rundir.create(results_dir, name)
         atomic.write_json(run_dir.file(layout.CONFIG), record)
     else:
         print(f"resuming run {run_dir.path}", file=sys.stderr)
     run_dir.set_status("running")
     try:
-        metrics = _train(experiment, config, setup, run_dir, job_lib.verbosity(verbose))
+        job = _train(experiment, config, setup, run_dir, job_lib.verbosity(verbose))
+        if member is not None:
+            cluster.write_worker_record(run_dir.path, member, "done", job)
     except NnlabError as error:
         run_dir.set_status("failed", message=str(error))
         raise NnlabError(f"{error} [run {run_dir.path} marked failed]") from None
     except BaseException as error:  # a crash or Ctrl-C must not leave the run looking alive
-        run_dir.set_status("failed", message=f"{type(error).__name__}: {error}")
+        stopped = cluster.peer_failure(error)
+        run_dir.set_status("failed", message=str(stopped) if stopped else f"{type(error).__name__}: {error}")
+        if stopped:
+            raise NnlabError(f"{stopped} [run {run_dir.path} marked failed]") from None
         raise
     run_dir.set_status("done")  # even when a post-training hook failed: metrics.json lists it under "errors"
     for path in [run_dir.file(layout.checkpoint()), *run_dir.path.glob(layout.checkpoint("*"))]:
         path.unlink(missing_ok=True)  # only needed while unfinished
-    return RunResult(run_dir=run_dir.path, metrics=metrics)
+    return RunResult(run_dir=run_dir.path, metrics=job.metrics)
+
+
+def _run_as_worker(experiment, config, setup, member, experiment_dir, verbose):
+    """Train as a worker other than the chief: the same steps in a scratch directory, then only
+    workers/<rank>.json in the shared run directory (the chief writes everything else)."""
+    import shutil
+    import tempfile
+
+    shared = experiment_dir / member.run_id
+    with tempfile.TemporaryDirectory(prefix="nnlab-worker-") as scratch:
+        for path in [*shared.glob(layout.checkpoint("*")), *shared.glob(layout.history("*"))]:
+            shutil.copy(path, scratch)  # resume from the chief's last checkpoint, as the chief does
+        for name in (layout.checkpoint(), layout.history()):
+            if (shared / name).exists():
+                shutil.copy(shared / name, scratch)
+        try:
+            job = _train(experiment, config, setup, rundir.RunDir(Path(scratch)), verbose)
+        except BaseException as error:
+            stopped = cluster.peer_failure(error)
+            cluster.write_worker_record(shared, member, "failed", message=str(stopped or error))
+            if stopped:
+                raise stopped from None
+            raise
+    cluster.write_worker_record(shared, member, "done", job)
+    return RunResult(run_dir=shared, metrics=job.metrics)
 
 
 def _setup(experiment, config, configs):
@@ -113,4 +148,4 @@ def _train(experiment, config, setup, run_dir, verbose):
     except Exception as error:  # the run trained; keep it and say what failed
         job.metrics.setdefault("errors", {})["figures"] = f"{type(error).__name__}: {error}"
         atomic.write_json(run_dir.file(layout.METRICS), job.metrics)
-    return job.metrics
+    return job
