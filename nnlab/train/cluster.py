@@ -4,17 +4,17 @@ Every worker runs the same `nnlab run` with its own TF_CONFIG task and the same 
 directory they share. Worker 0, the chief, writes the run directory; the others write only workers/<index>.json.
 
 Measured with TensorFlow 2.21 on loopback: the first worker of a cluster whose peer never starts waits forever
-inside the strategy's constructor, ignoring SIGTERM, and a worker whose peer is SIGKILLed mid-step gets an
-UnavailableError once the coordination service misses the peer's heartbeats. So nnlab bounds both waits by
-NNLAB_WORKER_TIMEOUT: the cluster must form within it, and a dead worker is noticed within it.
+inside the strategy's constructor, ignoring SIGTERM and holding the interpreter (no Python timer can fire); a
+worker whose peer is SIGKILLed mid-step gets an UnavailableError once the coordination service misses the peer's
+heartbeats. So nnlab bounds both waits by NNLAB_WORKER_TIMEOUT: the cluster must form within it (the chief polls
+its peers' ports first), and a dead worker is noticed within it.
 """
 
 import dataclasses
 import json
 import os
 import socket
-import sys
-import threading
+import time
 from pathlib import Path
 
 from nnlab.errors import NnlabError
@@ -156,26 +156,33 @@ def strategy_from_environment():
         cluster_register_timeout_in_ms=int(timeout * 1000),
         heartbeat_timeout_in_ms=max(1000, int(timeout * 500)),
     )
-    watchdog = threading.Timer(timeout, _give_up, args=(member, timeout))
-    watchdog.daemon = True
-    watchdog.start()
+    if member.is_chief:
+        _wait_for_peers(member, timeout)  # the leader's constructor would wait for a missing peer forever
     try:
         _STRATEGY.append(tf.distribute.MultiWorkerMirroredStrategy(cluster_resolver=resolver))
     except (tf.errors.DeadlineExceededError, tf.errors.UnavailableError) as error:
         raise NnlabError(_unreachable_message(member, timeout, error)) from None
-    finally:
-        watchdog.cancel()
     return _STRATEGY[0]
 
 
-def _give_up(member, timeout):
-    """The strategy's constructor cannot be interrupted; say why and leave (nothing is written before it)."""
-    print(f"nnlab: error: {_unreachable_message(member, timeout)}", file=sys.stderr, flush=True)
-    os._exit(2)
+def _wait_for_peers(member, timeout):
+    """Until every other worker's server accepts connections, for at most `timeout` seconds.
+
+    The other workers start their servers first thing in their constructors and then wait up to the timeout for
+    this one (their registration deadline), so polling their ports here cannot deadlock.
+    """
+    deadline = time.monotonic() + timeout
+    waiting = [address for rank, address in enumerate(member.addresses) if rank != member.rank]
+    while waiting:
+        waiting = [address for address in waiting if not _accepts(address)]
+        if waiting and time.monotonic() > deadline:
+            raise NnlabError(_unreachable_message(member, timeout))
+        time.sleep(0.2 if waiting else 0)
 
 
 def _unreachable_message(member, timeout, error=None):
-    silent = [address for address in member.addresses if not _accepts(address)]
+    others = [address for rank, address in enumerate(member.addresses) if rank != member.rank]
+    silent = [address for address in others if not _accepts(address)]
     return (
         f"the cluster in TF_CONFIG did not form within {TIMEOUT}={timeout:g} s: "
         + (f"nothing answers at {', '.join(silent)}" if silent else f"TensorFlow said {str(error).splitlines()[0]}")

@@ -28,7 +28,8 @@ class Setup:
 
     @property
     def strategy_name(self):
-        return type(self.strategy).__name__
+        # TensorFlow's class behind tf.distribute.MultiWorkerMirroredStrategy is CollectiveAllReduceStrategy.
+        return "MultiWorkerMirroredStrategy" if self.workers > 1 else type(self.strategy).__name__
 
     @property
     def replicas(self):
