@@ -89,7 +89,7 @@ def _set_up_logging():
 
 
 def _dispatch(args):
-    if args.command in ("run", "tune"):
+    if args.command == "tune" or (args.command == "run" and args.processes is None):  # a launcher trains nothing
         from nnlab.train import startup
 
         startup.import_tensorflow()  # before anything else loads it, so that its start-up chatter is filtered
@@ -122,21 +122,21 @@ def _dispatch(args):
         paths = report.build(args.results, experiment=args.experiment, runs=args.runs)
         print("report written to " + " and ".join(map(str, paths)))
         return 0
-    from nnlab.train import runner
-
-    if args.processes is not None:
+    if args.processes is not None:  # the launcher; its workers run the lines below
         from nnlab.train import launch
 
-        result = launch.run_processes(
+        run_dir, metrics = launch.run_processes(
             args.experiment, args.overrides, args.processes, results_dir=args.results, resume=args.resume
         )
-        print(f"run written to {result.run_dir}")
-        return 0
-    result = runner.run(args.experiment, args.overrides, results_dir=args.results, resume=args.resume)
-    print(f"run written to {result.run_dir}")
-    for hook, message in result.metrics.get("errors", {}).items():  # the run is kept; the hook still failed
+    else:
+        from nnlab.train import runner
+
+        result = runner.run(args.experiment, args.overrides, results_dir=args.results, resume=args.resume)
+        run_dir, metrics = result.run_dir, result.metrics
+    print(f"run written to {run_dir}")
+    for hook, message in metrics.get("errors", {}).items():  # the run is kept; the hook still failed
         print(f"nnlab: error: after training, {hook} failed: {message}", file=sys.stderr)
-    return 1 if result.metrics.get("errors") else 0
+    return 1 if metrics.get("errors") else 0
 
 
 if __name__ == "__main__":

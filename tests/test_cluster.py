@@ -72,9 +72,11 @@ def test_bad_worker_timeout(value):
 def test_processes_must_fit_the_machine():
     with pytest.raises(NnlabError, match="at least 1"):
         launch.check_processes(0)
-    with pytest.raises(NnlabError, match="this machine has 2 CPU core"):
-        launch.check_processes(3, cpu_count=2)
-    launch.check_processes(2, cpu_count=2)
+    with pytest.raises(NnlabError, match="this machine has 2 CPU core.*at most --processes 8"):
+        launch.check_processes(9, cpu_count=2, available_memory=64 << 30)
+    with pytest.raises(NnlabError, match="1.5 GiB of memory available.*at most --processes 1"):
+        launch.check_processes(2, cpu_count=2, available_memory=3 << 29)
+    launch.check_processes(8, cpu_count=2, available_memory=64 << 30)
 
 
 def test_free_ports_differ_even_when_one_is_taken():
@@ -153,3 +155,29 @@ def test_an_unreachable_peer_is_an_error_within_the_timeout(tiny, results_dir):
     assert "Traceback" not in result.stderr
     assert not (results_dir / "tiny").exists()  # nothing half-written
     assert time.monotonic() - started < 90
+
+
+@pytest.mark.parametrize(
+    "arguments, environment, expected",
+    [
+        (["--processes", "0"], {}, "--processes 0: give the number of training processes"),
+        (["--processes", "100000"], {}, "--processes 100000: this machine has"),
+        (["--processes", "2", "batch_size=33"], {}, "split evenly over the 2 replicas"),
+        (["--processes", "2"], {"TF_CONFIG": spec(["a:1", "b:2"], 0)}, "unset TF_CONFIG or drop --processes"),
+        ([], {"TF_CONFIG": "{oops", "NNLAB_RUN_ID": "r"}, "TF_CONFIG is not valid JSON"),
+        ([], {"TF_CONFIG": spec(["localhost:1", "localhost:2"], 5), "NNLAB_RUN_ID": "r"}, "outside the cluster"),
+    ],
+)
+def test_bad_cluster_input_is_exit_2_and_writes_nothing(
+    tiny, results_dir, monkeypatch, capsys, arguments, environment, expected
+):
+    """In this process (the checks run before TensorFlow starts): the command's exit status and message."""
+    from nnlab import cli
+
+    for key, value in environment.items():
+        monkeypatch.setenv(key, value)
+    code = cli.main(["--results", str(results_dir), "run", "tiny", "epochs=1", *arguments])
+    error = capsys.readouterr().err
+    assert code == 2 and error.startswith("nnlab: error: ") and expected in error, error
+    assert "Traceback" not in error and error.count("\n") == 1
+    assert not (results_dir / "tiny").exists()

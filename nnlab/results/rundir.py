@@ -71,6 +71,18 @@ def create(results_dir, experiment_name):
         return RunDir(parent / run_id)
 
 
+def open_run(results_dir, experiment_name, record, resume=False):
+    """The run directory a run writes into, and whether it is resumed: with `resume` the newest unfinished run of
+    the same config, else a new one holding config.json (`record`). One place for both `nnlab run` and the
+    `--processes` launcher, which opens the directory once for all its workers."""
+    run_dir = unfinished(results_dir, experiment_name, record["config"]) if resume else None
+    if run_dir is not None:
+        return run_dir, True
+    run_dir = create(results_dir, experiment_name)
+    atomic.write_json(run_dir.file(layout.CONFIG), record)
+    return run_dir, False
+
+
 def unfinished(results_dir, experiment_name, config):
     """The newest run of the experiment with exactly `config` that did not finish, or None.
 

@@ -54,14 +54,12 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
     }
     if member is not None and not member.is_chief:
         return _run_as_worker(experiment, config, setup, member, Path(results_dir) / name, job_lib.verbosity(verbose))
-    run_dir = rundir.unfinished(results_dir, name, record["config"]) if resume and member is None else None
     if member is not None:
         run_dir = cluster.chief_run_dir(Path(results_dir) / name, member, record)
-    elif run_dir is None:
-        run_dir = rundir.create(results_dir, name)
-        atomic.write_json(run_dir.file(layout.CONFIG), record)
     else:
-        print(f"resuming run {run_dir.path}", file=sys.stderr)
+        run_dir, resumed = rundir.open_run(results_dir, name, record, resume)
+        if resumed:
+            print(f"resuming run {run_dir.path}", file=sys.stderr)
     run_dir.set_status("running")
     try:
         job = _train(experiment, config, setup, run_dir, job_lib.verbosity(verbose))
