@@ -31,7 +31,6 @@ class IntermixedParser(argparse.ArgumentParser):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     _set_up_logging()
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's C++ start-up chatter
     try:
         return _dispatch(args)
     except NnlabError as error:
@@ -89,7 +88,7 @@ def _set_up_logging():
 
 
 def _dispatch(args):
-    if args.command == "tune" or (args.command == "run" and args.processes is None):  # a launcher trains nothing
+    if args.command in ("run", "tune"):
         from nnlab.train import startup
 
         startup.import_tensorflow()  # before anything else loads it, so that its start-up chatter is filtered
