@@ -121,21 +121,20 @@ def _dispatch(args):
         paths = report.build(args.results, experiment=args.experiment, runs=args.runs)
         print("report written to " + " and ".join(map(str, paths)))
         return 0
-    if args.processes is not None:  # the launcher; its workers run the lines below
+    if args.processes is not None:  # the launcher; worker 0 prints what a one-process run prints
         from nnlab.train import launch
 
-        run_dir, metrics = launch.run_processes(
+        launch.run_processes(
             args.experiment, args.overrides, args.processes, results_dir=args.results, resume=args.resume
         )
-    else:
-        from nnlab.train import runner
+        return 0
+    from nnlab.train import runner
 
-        result = runner.run(args.experiment, args.overrides, results_dir=args.results, resume=args.resume)
-        run_dir, metrics = result.run_dir, result.metrics
-    print(f"run written to {run_dir}")
-    for hook, message in metrics.get("errors", {}).items():  # the run is kept; the hook still failed
+    result = runner.run(args.experiment, args.overrides, results_dir=args.results, resume=args.resume)
+    print(f"run written to {result.run_dir}")
+    for hook, message in result.metrics.get("errors", {}).items():  # the run is kept; the hook still failed
         print(f"nnlab: error: after training, {hook} failed: {message}", file=sys.stderr)
-    return 1 if metrics.get("errors") else 0
+    return 1 if result.metrics.get("errors") else 0
 
 
 if __name__ == "__main__":
