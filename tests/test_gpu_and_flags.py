@@ -1,5 +1,5 @@
 """Flags among key=value overrides, the Makefile's flags and GPU extra, sweep workers' GPUs, and the line about a
-GPU the system shows but TensorFlow does not see. No TensorFlow: what the code reads is faked (nvidia-smi, the
+GPU the system shows but TensorFlow does not see. What the code reads is faked (nvidia-smi, the
 driver's folder), never TensorFlow itself."""
 
 import os
@@ -84,3 +84,20 @@ def test_a_gpu_the_system_shows_but_tensorflow_does_not_see_is_said(tmp_path):
     (proc / "0000:3b:00.0").mkdir(parents=True)  # the driver's folder, read when nvidia-smi is missing
     assert system_gpus.listed(nvidia_smi=str(tmp_path / "missing"), proc_gpus=proc) == ["GPU at PCI 0000:3b:00.0"]
     assert system_gpus.listed(nvidia_smi=str(tmp_path / "missing"), proc_gpus=tmp_path / "none") == []
+
+
+def test_a_run_starts_with_the_line_about_an_unseen_gpu(tiny_classifier, results_dir, tmp_path, monkeypatch, capsys):
+    """The runner's wiring, in this process (the suite has TensorFlow loaded already): a fake nvidia-smi on PATH
+    shows a GPU that TensorFlow on this CPU machine does not see; the run says so once and still trains."""
+    from nnlab.train import runner
+
+    tiny_classifier()
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "nvidia-smi").write_text("#!/bin/sh\necho 'GPU 0: Fake GPU (UUID: GPU-0)'\n")
+    (fake / "nvidia-smi").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    runner.run("tiny", ["epochs=1"], results_dir=results_dir, verbose=0)
+    lines = capsys.readouterr().err.splitlines()
+    said = [line for line in lines if "TensorFlow sees none" in line]
+    assert len(said) == 1 and said[0].startswith("nnlab: the system shows 1 GPU(s) (GPU 0: Fake GPU")
