@@ -10,6 +10,7 @@ import pandas as pd
 
 from nnlab.report import blocks as doc
 from nnlab.report import figures as report_figures
+from nnlab.report import read as report_data
 
 OBJECTIVE = "best_objective"  # trials.csv column holding each trial's best value of the sweep's objective
 NOT_PARAMETERS = {"trial_id", "status", OBJECTIVE, "last_objective", "best_epoch", "epochs_run", "seconds"}
@@ -96,8 +97,14 @@ def best_config_blocks(sweep, objective):
     return [
         doc.Heading(4, "Best config"),
         doc.Text(text),
-        doc.Code(json.dumps(overrides or best.get("config", {}), indent=2)),
+        doc.Code(inert_json(overrides or best.get("config", {}))),
     ]
+
+
+def inert_json(value):
+    """Indented JSON with < > & written as \\u escapes: the same values, and no tag in report.md even as text."""
+    text = json.dumps(value, indent=2)
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
 def parameters(sweep, trials):
@@ -162,11 +169,11 @@ def figures(sweep, trials, params, objective, direction, best_trial):
     ]
     blocks = []
     for file_name, caption, draw in wanted:
-        data = _bytes(sweep.path / file_name)
-        if data is None:
+        data, mode = _file(sweep.path / file_name)
+        if not data:
             data, caption = draw(), f"{caption} (drawn by the report)"
         if data:
-            blocks.append(doc.Figure(doc.file_name(*name, file_name), data, caption))
+            blocks.append(doc.Figure(doc.file_name(*name, file_name), data, caption, mode))
     return ([doc.Heading(4, "Figures")] + blocks) if blocks else []
 
 
@@ -174,8 +181,9 @@ def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _bytes(path):
+def _file(path):
+    """(bytes, permission bits) of a file of the sweep, or (None, None): missing, unreadable, or a link out of it."""
     try:
-        return path.read_bytes() or None
+        return report_data.local_file(path)
     except OSError:
-        return None
+        return None, None

@@ -86,6 +86,8 @@ def write_figures(files_dir, figures):
     for figure in figures:
         with atomic.replacing(files_dir / figure.name, suffix=Path(figure.name).suffix) as tmp:
             tmp.write_bytes(figure.data)
+            if figure.mode is not None:  # a copy is never readable by more people than the original
+                tmp.chmod(tmp.stat().st_mode & figure.mode & 0o777)
     if files_dir.is_dir():
         for stale in files_dir.iterdir():
             if stale.is_file() and stale.name not in names and not stale.name.startswith("."):

@@ -104,6 +104,30 @@ def check_files(tuner_dir, sweep_dir):
             ) from None
 
 
+def check_trials_present(tuner_dir, sweep_dir):
+    """Raise NnlabError when oracle.json lists a trial whose tuner/trial_N/ directory is gone.
+
+    keras-tuner would forget such a trial and hand its slot to new hyperparameters, and the sweep's best trial
+    could change without a word. The lost trial's result cannot be rebuilt, so the sweep stops and says so.
+    """
+    oracle_file = Path(tuner_dir) / "oracle.json"
+    try:
+        started = json.loads(oracle_file.read_text(encoding="utf-8")).get("start_order", [])
+    except (OSError, ValueError, AttributeError):
+        return  # no oracle state (yet), or damage that check_files reports
+    missing = [
+        str(trial_id) for trial_id in started if not (Path(tuner_dir) / f"trial_{trial_id}" / "trial.json").exists()
+    ]
+    if missing:
+        raise NnlabError(
+            f"{oracle_file} lists trial(s) {', '.join(missing)}, but their directories "
+            f"({', '.join(f'trial_{trial_id}/' for trial_id in missing)}) under {tuner_dir} are gone, so their "
+            f"results are lost. nnlab does not re-run them with other hyperparameters behind your back. Restore "
+            f"the directories from a copy, or start afresh: add sweep=<new-name>, or delete {sweep_dir} and run "
+            f"the same command again."
+        )
+
+
 def read_trials(tuner_dir):
     """{trial_id: trial.json contents} for every readable trial of the keras-tuner project."""
     trials = {}

@@ -83,6 +83,7 @@ class SweepPlan:
         from nnlab.sweeps import tables
 
         oracles.check_files(tables.project_dir(self.sweep_dir), self.sweep_dir)
+        oracles.check_trials_present(tables.project_dir(self.sweep_dir), self.sweep_dir)
         try:
             recorded = atomic.read_json(path)
         except (OSError, ValueError):
@@ -139,6 +140,7 @@ class SweepPlan:
         from nnlab.sweeps.trial import SweepTuner, trial_seed
 
         oracles.check_files(tables.project_dir(self.sweep_dir), self.sweep_dir)
+        oracles.check_trials_present(tables.project_dir(self.sweep_dir), self.sweep_dir)
         oracle = oracles.make_oracle(
             self.algorithm,
             self.objective,

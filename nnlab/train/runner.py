@@ -5,16 +5,17 @@ The CLI, the Makefile, tests and notebooks all call `run`.
 """
 
 import dataclasses
+import shlex
 import sys
 import time
 from pathlib import Path
 
 from nnlab import config as config_lib
 from nnlab import data as data_lib
-from nnlab import datasets
+from nnlab import datasets, errors
 from nnlab import experiment as experiment_lib
 from nnlab.errors import NnlabError
-from nnlab.results import atomic, checkpoint, rundir
+from nnlab.results import atomic, checkpoint, rundir, status
 from nnlab.results.history import HistoryFile
 from nnlab.train import environment
 
@@ -77,19 +78,34 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
         atomic.write_json(run_dir.file("config.json"), record)
     else:
         print(f"resuming run {run_dir.path}", file=sys.stderr)
-    run_dir.set_status("running")
+    run_dir.set_status(status.RUNNING)
     try:
-        metrics = _train(experiment, config, run_dir, _verbosity(verbose))
-    except NnlabError as error:
-        run_dir.set_status("failed", message=str(error))
-        raise NnlabError(f"{error} [run {run_dir.path} marked failed]") from None
-    except BaseException as error:  # a crash or Ctrl-C must not leave the run looking alive
-        run_dir.set_status("failed", message=f"{type(error).__name__}: {error}")
+        with status.interruptible():
+            metrics = _train(experiment, config, run_dir, _verbosity(verbose))
+    except (status.Interrupted, KeyboardInterrupt):  # SIGTERM or Ctrl-C: say how to continue, keep the signal's code
+        again = continue_command(name, record["overrides"], results_dir)
+        run_dir.mark(status.INTERRUPTED, status.interrupted_message(again))
         raise
-    run_dir.set_status("done")
+    except BaseException as error:  # a crash must not leave the run looking alive
+        mapped = errors.from_os_error(error) if isinstance(error, OSError) else error
+        if not isinstance(mapped, NnlabError):
+            run_dir.mark(status.FAILED, f"{type(error).__name__}: {error}")
+            raise
+        marked = run_dir.mark(status.FAILED, str(mapped))
+        raise NnlabError(f"{mapped} [run {run_dir.path} {'marked failed' if marked else 'not marked: disk'}]") from None
+    run_dir.set_status(status.DONE)
     for path in run_dir.path.glob(checkpoint.FILE.replace(".", "*.")):  # only needed while unfinished
         path.unlink()
     return RunResult(run_dir=run_dir.path, metrics=metrics)
+
+
+def continue_command(name, overrides, results_dir):
+    """The command line that resumes this run."""
+    values = [
+        f"{key}={','.join(map(str, value)) if isinstance(value, list) else value}" for key, value in overrides.items()
+    ]
+    words = ["nnlab", "--results", str(results_dir), "run", name, *values, "--resume"]
+    return shlex.join(words)
 
 
 def changed_fields(config, defaults):
@@ -155,7 +171,7 @@ def train_model(experiment, config, splits, setup, run_dir, verbose, name="", pl
     figure instead of per-variant curves); a plain run once with name "".
     """
     from nnlab.plots import curves
-    from nnlab.train import modeling
+    from nnlab.train import modeling, shape_errors
 
     model = modeling.prepare(experiment, config, splits, setup)
     suffix = f"-{name}" if name else ""
@@ -163,7 +179,7 @@ def train_model(experiment, config, splits, setup, run_dir, verbose, name="", pl
     initial_epoch = checkpoint.restore(model, checkpoint_path) if checkpoint_path.exists() else 0
     history = HistoryFile(run_dir.file(f"history{suffix}.csv"))
     if initial_epoch:
-        history.resume(before_epoch=initial_epoch)
+        history.resume(before_epoch=initial_epoch, checkpoint=checkpoint_path)
         print(f"resuming{suffix or ''} at epoch {initial_epoch}", file=sys.stderr)
     job = TrainingJob(
         experiment=experiment,
@@ -176,16 +192,22 @@ def train_model(experiment, config, splits, setup, run_dir, verbose, name="", pl
         initial_epoch=initial_epoch,
         checkpoint_path=checkpoint_path,
     )
+    earlier_seconds = sum(row["seconds"] for row in history.rows if isinstance(row.get("seconds"), float))  # resumed
     started = time.perf_counter()
-    final = _trainer_for(experiment).train(job)
-    train_seconds = time.perf_counter() - started
+    try:
+        final = _trainer_for(experiment).train(job)
+    except Exception as error:
+        if not shape_errors.is_first_batch_error(error, initial_epoch, len(history.rows)):
+            raise
+        raise NnlabError(shape_errors.message(error, job.where, config)) from None
+    session_seconds = time.perf_counter() - started
     job.metrics = {
         "status": "done",
         "epochs_run": len(job.history.rows),
         "resumed_at_epoch": initial_epoch,
         "final": final,
-        "train_seconds": train_seconds,
-        "seconds_per_epoch": train_seconds / max(1, len(job.history.rows) - initial_epoch),
+        "train_seconds": earlier_seconds + session_seconds,  # cumulative over every session of the run
+        "seconds_per_epoch": session_seconds / max(1, len(job.history.rows) - initial_epoch),
     }
     if splits.test is not None:
         job.metrics["test"] = evaluate(model, splits.test, config)
