@@ -61,7 +61,7 @@ def read_rows(path):
         return []
     text = text[: text.rfind("\n") + 1]  # nnlab ends every row with a newline; anything after the last is torn
     rows = []
-    for row in csv.DictReader(io.StringIO(text)):
+    for row in _records(text):
         try:
             epoch = int(row["epoch"])
             values = {key: _parse(value) for key, value in row.items() if key not in (None, "epoch") and value}
@@ -71,6 +71,18 @@ def read_rows(path):
             continue
         rows.append({"epoch": epoch, **values})
     return rows
+
+
+def _records(text):
+    """csv.DictReader's rows, skipping the lines the csv module cannot parse (a stray carriage return or NUL)."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    for _ in range(text.count("\n") + 1):  # every csv.Error consumes a line, so this bounds the loop
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            continue
 
 
 def _ranges(numbers):

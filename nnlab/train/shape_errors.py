@@ -6,6 +6,7 @@ error is the user's to fix, and its first line says what TensorFlow saw. The sam
 finished is something else, a bug, and keeps its traceback, as does an error raised outside Keras/TensorFlow.
 """
 
+import re
 import traceback
 
 FIRST_LINE_CHARS = 400
@@ -25,8 +26,8 @@ def is_first_batch_error(error, epochs_before, epochs_after):
 def message(error, where, config):
     """The paragraph: what TensorFlow said (its first meaningful line), and what to check."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
-    said = next((line for line in lines if not line.startswith(("Exception encountered", "Traceback", "File "))), "")
-    said = said or (lines[0] if lines else type(error).__name__)
+    telling = [line for line in lines if re.search(r"shape|incompatible|dtype|expected|cannot|must", line, re.I)]
+    said = (telling or lines or [type(error).__name__])[0]
     if len(said) > FIRST_LINE_CHARS:
         said = said[:FIRST_LINE_CHARS] + " ..."
     return (
