@@ -14,6 +14,7 @@ from pathlib import Path
 from nnlab.errors import NnlabError
 
 MAX_SEED = 2**32 - 1
+MAX_INT = 2**63 - 1  # TensorFlow holds counts as int64; a larger integer would overflow deep inside it
 
 
 @dataclasses.dataclass(frozen=True)
@@ -105,7 +106,7 @@ def load_values(config_class, path):
         raise NnlabError(f"from={path} is a directory; {wanted} inside it.") from None
     except UnicodeDecodeError as error:
         raise NnlabError(
-            f"from={path}: not a text file (byte {error.start} is not UTF-8), so not a saved config; {wanted}."
+            f"from={path}: not a text file (the byte at offset {error.start} is not UTF-8), so not a saved config; {wanted}."
         ) from None
     except OSError as error:
         raise NnlabError(f"from={path}: cannot be read ({error.strerror or error}); {wanted}.") from None
@@ -129,7 +130,7 @@ def convert(name, value, field_type, source="command line"):
         return _convert(value, field_type)
     except OverflowError:
         raise NnlabError(
-            f"{source}: field '{name}' is out of range, got {value!r}; integers must lie within +-{MAX_SEED}. "
+            f"{source}: field '{name}' is out of range, got {value!r}; integers must lie within +-{MAX_INT} (int64). "
             f"For example {name}={_example(field_type)}."
         ) from None
     except (TypeError, ValueError):
@@ -161,7 +162,7 @@ def _convert(value, field_type):
         if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
             raise ValueError(value)
         number = int(value)
-        if abs(number) > MAX_SEED:  # no count or seed is this large; TensorFlow would overflow on it
+        if abs(number) > MAX_INT:
             raise OverflowError(value)
         return number
     if field_type is float:

@@ -29,7 +29,7 @@ td { font-variant-numeric: tabular-nums; } td:first-child { white-space: nowrap;
 td.text { min-width: 12em; max-width: 32em; overflow-wrap: anywhere; }
 tr:nth-child(even) td { background: #fbfcfd; }
 td.done { color: #1a7f37; } td.failed { color: #cf222e; font-weight: 600; } td.missing { color: #9a6700; }
-td.running, td.unknown { color: #9a6700; }
+td.running, td.unknown, td.interrupted { color: #9a6700; }
 td.best { font-weight: 700; background: #dafbe1 !important; }
 .note { background: #fff8c5; border-left: 4px solid #d4a72c; padding: .4em .8em; }
 pre { background: #f6f8fa; padding: .6em .9em; overflow-x: auto; }

@@ -52,7 +52,7 @@ class RunDir:
         return True
 
     def status(self):
-        return self._record().get("status", "unknown")
+        return self._record().get("status", status_lib.UNKNOWN)
 
     def _record(self):
         try:
@@ -102,7 +102,7 @@ def unfinished(results_dir, experiment_name, config):
         except (OSError, ValueError, KeyError, TypeError) as error:
             _skip_unreadable(run_dir, error)
             continue
-        if not same or run_dir.status() == status_lib.DONE:
+        if not same or run_dir.status() not in (*status_lib.RESUMABLE, status_lib.UNKNOWN):
             continue
         if run_dir.is_alive():
             raise NnlabError(

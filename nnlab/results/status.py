@@ -18,6 +18,8 @@ DONE = "done"
 FAILED = "failed"
 INTERRUPTED = "interrupted"
 
+UNKNOWN = "unknown"  # not a status anyone writes: what a reader says when status.json is missing or unreadable
+
 STATUSES = (RUNNING, DONE, FAILED, INTERRUPTED)
 RESUMABLE = (RUNNING, FAILED, INTERRUPTED)  # a RUNNING one only once its process is gone (single-writer rule)
 
