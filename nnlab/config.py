@@ -106,7 +106,8 @@ def load_values(config_class, path):
         raise NnlabError(f"from={path} is a directory; {wanted} inside it.") from None
     except UnicodeDecodeError as error:
         raise NnlabError(
-            f"from={path}: not a text file (the byte at offset {error.start} is not UTF-8), so not a saved config; {wanted}."
+            f"from={path}: not a text file (the byte at offset {error.start} is not UTF-8), so not a saved config; "
+            f"{wanted}."
         ) from None
     except OSError as error:
         raise NnlabError(f"from={path}: cannot be read ({error.strerror or error}); {wanted}.") from None

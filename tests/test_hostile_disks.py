@@ -49,7 +49,12 @@ def _seed_tree(results):
 def test_read_only_and_full_disks_give_one_paragraph(tmp_path, make_experiment):
     make_experiment("tiny", TINY)
     _seed_tree(tmp_path / "seed")
-    environment = {**os.environ, "ROOT": str(tmp_path / "mnt"), "SEED": str(tmp_path / "seed"), "PYTHON": sys.executable}
+    environment = {
+        **os.environ,
+        "ROOT": str(tmp_path / "mnt"),
+        "SEED": str(tmp_path / "seed"),
+        "PYTHON": sys.executable,
+    }
     environment["TF_CPP_MIN_LOG_LEVEL"] = "3"
     done = subprocess.run(["unshare", "-m", "sh", "-c", SCRIPT], env=environment, capture_output=True, timeout=300)
     out = tmp_path / "mnt" / "out"

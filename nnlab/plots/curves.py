@@ -8,7 +8,10 @@ matplotlib.use("Agg")  # files only; never needs a display
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from nnlab.results import atomic  # noqa: E402
+from nnlab.results import (
+    atomic,  # noqa: E402
+    layout,  # noqa: E402
+)
 
 NOT_METRICS = {"epoch", "seconds", "learning_rate"}
 
@@ -19,8 +22,8 @@ def metric_names(history):
     return list(dict.fromkeys(names))
 
 
-def plot_history(history_csv, out_dir, prefix=""):
-    """Write `<prefix><metric>.png` (train vs validation per epoch) for each metric; return the paths."""
+def plot_history(history_csv, out_dir, variant=""):
+    """Write `[<variant>-]<metric>.png` (train vs validation per epoch) for each metric; return the paths."""
     history = pd.read_csv(history_csv)
     written = []
     for name in metric_names(history):
@@ -31,7 +34,7 @@ def plot_history(history_csv, out_dir, prefix=""):
         axes.set(xlabel="epoch", ylabel=name, title=f"{name} per epoch")
         axes.grid(alpha=0.3)
         axes.legend()
-        written.append(save(figure, Path(out_dir) / f"{prefix}{name}.png"))
+        written.append(save(figure, Path(out_dir) / layout.learning_curve(name, variant)))
     return written
 
 

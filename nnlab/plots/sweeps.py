@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from nnlab.plots import curves
+from nnlab.results import layout
 
 plt = curves.plt  # matplotlib, already switched to the Agg backend
 
@@ -18,13 +19,13 @@ plt = curves.plt  # matplotlib, already switched to the Agg backend
 def draw_all(sweep_dir, objective, x_field="learning_rate", colour_field="width"):
     """Write the three PNGs; fields missing from the sweep are drawn as a single series. Returns the paths."""
     sweep_dir = Path(sweep_dir)
-    trials = pd.read_csv(sweep_dir / "trials.csv", dtype={"trial_id": str})
+    trials = pd.read_csv(sweep_dir / layout.TRIALS, dtype={"trial_id": str})
     trials = trials[trials["status"] == "COMPLETED"].dropna(subset=["best_objective"])
-    history = pd.read_csv(sweep_dir / "history.csv", dtype={"trial_id": str})
+    history = pd.read_csv(sweep_dir / layout.SWEEP_HISTORY, dtype={"trial_id": str})
     return [
-        _scatter(trials, objective, x_field, colour_field, sweep_dir / "objective_vs_learning_rate.png"),
-        _heatmap(trials, objective, x_field, colour_field, sweep_dir / "lr_width_heatmap.png"),
-        _curves(history, objective, sweep_dir / "trial_curves.png"),
+        _scatter(trials, objective, x_field, colour_field, sweep_dir / layout.OBJECTIVE_VS_LEARNING_RATE),
+        _heatmap(trials, objective, x_field, colour_field, sweep_dir / layout.LEARNING_RATE_WIDTH_HEATMAP),
+        _curves(history, objective, sweep_dir / layout.TRIAL_CURVES),
     ]
 
 

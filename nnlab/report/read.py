@@ -21,9 +21,11 @@ from pathlib import Path
 
 import pandas as pd
 
+from nnlab.results import layout
+
 RUN_ID = re.compile(r"^(\d{8}-\d{6})-[0-9a-f]+$")
-SWEEPS = "sweeps"
-REPORT_FILES = "report_files"  # the report's own image folder, which sits beside the experiments
+SWEEPS = layout.SWEEPS
+REPORT_FILES = layout.REPORT_FILES  # the report's own image folder, which sits beside the experiments
 
 
 @dataclasses.dataclass(eq=False)  # compared and hashed by identity: the report picks runs out of lists
@@ -134,34 +136,34 @@ def scan(results_dir):
 
 def read_run(experiment, path):
     run = RunRecord(experiment=experiment, path=path)
-    status = _json(path / "status.json", run.problems)
+    status = _json(path / layout.STATUS, run.problems)
     run.status = status.get("status") if isinstance(status.get("status"), str) else "unknown"
     if status and run.status == "unknown":
         run.problems.append("status.json has no status")
     run.message, run.updated = str(status.get("message", "")), str(status.get("updated", ""))
-    config = _json(path / "config.json", run.problems)
+    config = _json(path / layout.CONFIG, run.problems)
     run.config, run.overrides = _dict(config.get("config")), _dict(config.get("overrides"))
     if config and not run.config:
         run.problems.append("config.json has no config record")
-    run.env = _json(path / "env.json", run.problems, required=run.status == "done")
+    run.env = _json(path / layout.ENVIRONMENT, run.problems, required=run.status == "done")
     # A run still training or one that failed has no metrics.json by design; only a "done" run misses it.
-    run.metrics = _json(path / "metrics.json", run.problems, required=run.status == "done")
-    for csv_path in sorted(path.glob("history-*.csv")):
+    run.metrics = _json(path / layout.METRICS, run.problems, required=run.status == "done")
+    for csv_path in sorted(path.glob(layout.history("*"))):
         run.variants[csv_path.stem.removeprefix("history-")] = read_history(csv_path, run.problems)
-    if (path / "history.csv").exists() or (run.status == "done" and not run.variants):
-        run.history = read_history(path / "history.csv", run.problems)
+    if (path / layout.history()).exists() or (run.status == "done" and not run.variants):
+        run.history = read_history(path / layout.history(), run.problems)
     return run
 
 
 def read_sweep(experiment, path):
     sweep = SweepRecord(experiment=experiment, path=path)
-    sweep.spec = _json(path / "sweep.json", sweep.problems)
+    sweep.spec = _json(path / layout.SWEEP, sweep.problems)
     # A sweep writes trials.csv after its first trial and best_config.json when it ends.
-    if (path / "trials.csv").exists() or sweep.spec.get("status") == "done":
-        sweep.trials = read_csv(path / "trials.csv", sweep.problems, text_columns=("trial_id", "status"))
-    if (path / "history.csv").exists():
-        sweep.history = read_history(path / "history.csv", sweep.problems, text_columns=("trial_id",))
-    sweep.best = _json(path / "best_config.json", sweep.problems, required=sweep.spec.get("status") == "done")
+    if (path / layout.TRIALS).exists() or sweep.spec.get("status") == "done":
+        sweep.trials = read_csv(path / layout.TRIALS, sweep.problems, text_columns=("trial_id", "status"))
+    if (path / layout.SWEEP_HISTORY).exists():
+        sweep.history = read_history(path / layout.SWEEP_HISTORY, sweep.problems, text_columns=("trial_id",))
+    sweep.best = _json(path / layout.BEST_CONFIG, sweep.problems, required=sweep.spec.get("status") == "done")
     return sweep
 
 
@@ -288,5 +290,5 @@ def _subdirs(path, root):
 
 def _looks_like_run(path):
     return path.name != SWEEPS and (
-        RUN_ID.match(path.name) is not None or (path / "config.json").exists() or (path / "status.json").exists()
+        RUN_ID.match(path.name) is not None or (path / layout.CONFIG).exists() or (path / layout.STATUS).exists()
     )

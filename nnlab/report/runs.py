@@ -9,17 +9,9 @@ from nnlab.report import blocks as doc
 from nnlab.report import figures as report_figures
 from nnlab.report import read as report_data
 from nnlab.report import repro as report_repro
-
-STUDY_COMPARISON = "comparison.png"  # nnlab.train.study's overlay of its variants' curves
+from nnlab.results import layout, ranking
 
 # How "best" is decided, in order of preference: the first measure any run of the experiment has wins.
-BEST_BY = (
-    ("test", "accuracy", max, "highest test accuracy"),
-    ("final", "val_accuracy", max, "highest final validation accuracy"),
-    ("test", "loss", min, "lowest test loss"),
-    ("final", "val_loss", min, "lowest final validation loss"),
-    ("final", "loss", min, "lowest final training loss"),
-)
 
 
 def section(experiment):
@@ -58,8 +50,8 @@ def reproducibility(runs):
 
 
 def best_run(runs):
-    """(best run, how it was chosen) by the first BEST_BY measure that any run has; (None, "") if none."""
-    for group, metric, pick, description in BEST_BY:
+    """(best run, how it was chosen) by the first ranking.BEST_BY measure that any run has; (None, "") if none."""
+    for group, metric, pick, description in ranking.BEST_BY:
         scored = [(value, run) for run in runs if (value := measure(run, group, metric)) is not None]
         if scored:
             return pick(scored, key=lambda pair: pair[0])[1], description
@@ -172,7 +164,7 @@ def experiment_figures(run, run_role):
     for path in run.images():
         if path.name in curve_files:
             continue
-        if run.variants and path.name == STUDY_COMPARISON:
+        if run.variants and path.name == layout.STUDY_COMPARISON:
             continue  # shown in the study's own section
         _, mode = _file(path)
         if path.suffix == ".gif":
@@ -189,12 +181,12 @@ def experiment_figures(run, run_role):
 
 def learning_curve_files(run):
     """Names of the per-metric PNGs nnlab.plots.curves wrote for the run and each study variant (redrawn here)."""
-    tables = {"": run.history, **{f"{variant}-": table for variant, table in run.variants.items()}}
+    tables = {"": run.history, **run.variants}
     names = set()
-    for prefix, table in tables.items():
+    for variant, table in tables.items():
         metrics = curves.metric_names(table) if table is not None else []
         metrics += [key.removeprefix("val_") for key in run.final if key not in curves.NOT_METRICS]
-        names |= {f"{prefix}{metric}.png" for metric in metrics}
+        names |= {layout.learning_curve(metric, variant) for metric in metrics}
     return names
 
 
@@ -223,7 +215,7 @@ def study_blocks(run):
     caption = f"Best variant by {best['by']}." if best.get("by") else ""
     blocks = [doc.Heading(3, f"Study {run.run_id}: variants"), doc.Table(columns, rows, caption=caption)]
     # The study's own overlay when it drew one; drawn here for a study that stopped before it.
-    image, mode = _file(run.path / STUDY_COMPARISON)
+    image, mode = _file(run.path / layout.STUDY_COMPARISON)
     image = image or report_figures.curves(list(run.variants.items()), f"study {run.run_id}: variants")
     if image:
         name = doc.file_name(run.experiment, run.run_id, "variants.png")

@@ -11,6 +11,7 @@ import pandas as pd
 from nnlab.report import blocks as doc
 from nnlab.report import figures as report_figures
 from nnlab.report import read as report_data
+from nnlab.results import layout
 
 OBJECTIVE = "best_objective"  # trials.csv column holding each trial's best value of the sweep's objective
 NOT_PARAMETERS = {"trial_id", "status", OBJECTIVE, "last_objective", "best_epoch", "epochs_run", "seconds"}
@@ -88,7 +89,7 @@ def best_config_blocks(sweep, objective):
     if not best:
         return []
     value = best.get("objective") if isinstance(best.get("objective"), dict) else {}
-    path = sweep.path / "best_config.json"
+    path = sweep.path / layout.BEST_CONFIG
     text = (
         f"Best trial {best.get('trial_id', '?')}: {value.get('name', objective)} = {doc.number(value.get('value'))}. "
         f'Re-run it with `make run EXP={sweep.experiment} ARGS="from={path}"`.'
@@ -141,12 +142,12 @@ def figures(sweep, trials, params, objective, direction, best_trial):
     has_trials = trials is not None and len(trials) > 0
     wanted = [
         (
-            "objective_vs_learning_rate.png",
+            layout.OBJECTIVE_VS_LEARNING_RATE,
             f"{objective} against learning rate, one point per trial",
             lambda: report_figures.objective_vs(trials, "learning_rate", OBJECTIVE, objective) if has_trials else None,
         ),
         (
-            "lr_width_heatmap.png",
+            layout.LEARNING_RATE_WIDTH_HEATMAP,
             f"{objective} over learning rate × width",
             lambda: (
                 report_figures.heatmap(trials, "learning_rate", "width", OBJECTIVE, objective) if has_trials else None
@@ -162,7 +163,7 @@ def figures(sweep, trials, params, objective, direction, best_trial):
             ),
         ),
         (
-            "trial_curves.png",
+            layout.TRIAL_CURVES,
             f"{objective} per epoch, one line per trial",
             lambda: report_figures.trial_curves(sweep.history, objective, f"{objective} per trial"),
         ),

@@ -22,10 +22,10 @@ from nnlab.report import read as report_data
 from nnlab.report import render as report_render
 from nnlab.report import runs as report_runs
 from nnlab.report import sweeps as report_sweeps
-from nnlab.results import atomic
+from nnlab.results import atomic, layout
 
-HTML_NAME = "report.html"
-MARKDOWN_NAME = "report.md"
+HTML_NAME = layout.REPORT_HTML
+MARKDOWN_NAME = layout.REPORT_MARKDOWN
 
 
 def build(results_dir, experiment=None, runs=()):

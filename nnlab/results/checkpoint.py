@@ -13,9 +13,9 @@ import zipfile
 import numpy as np
 
 from nnlab.errors import NnlabError
-from nnlab.results import atomic
+from nnlab.results import atomic, layout
 
-FILE = "checkpoint.npz"
+FILE = layout.checkpoint()
 
 
 def _variables(model):

@@ -20,8 +20,9 @@ import time
 from pathlib import Path
 
 from nnlab.errors import NnlabError
+from nnlab.results import layout
 
-FILE = "chief.lock"
+FILE = layout.CHIEF_LOCK
 FRESH_SECONDS = 5  # an empty or unreadable lock this young is being written by its owner right now
 
 

@@ -14,10 +14,9 @@ import time
 from pathlib import Path
 
 from nnlab.errors import NnlabError
-from nnlab.results import atomic
+from nnlab.results import atomic, layout
 from nnlab.results import status as status_lib
 
-STATUS_FILE = "status.json"
 MESSAGE_CHARS = 1000
 
 
@@ -37,7 +36,7 @@ class RunDir:
         record = {"status": status, "updated": _now(), "pid": os.getpid(), "host": socket.gethostname(), **extra}
         if message:
             record["message"] = message
-        atomic.write_json(self.file(STATUS_FILE), record)
+        atomic.write_json(self.file(layout.STATUS), record)
 
     def mark(self, status, message):
         """Record a final status where the disk still allows it; returns False when it did not (full, read-only).
@@ -56,7 +55,7 @@ class RunDir:
 
     def _record(self):
         try:
-            record = atomic.read_json(self.file(STATUS_FILE))
+            record = atomic.read_json(self.file(layout.STATUS))
         except (OSError, ValueError):
             return {}
         return record if isinstance(record, dict) else {}
@@ -98,7 +97,7 @@ def unfinished(results_dir, experiment_name, config):
     for path in sorted(parent.glob("*-*-*"), reverse=True):
         run_dir = RunDir(path)
         try:
-            same = atomic.read_json(run_dir.file("config.json"))["config"] == config
+            same = atomic.read_json(run_dir.file(layout.CONFIG))["config"] == config
         except (OSError, ValueError, KeyError, TypeError) as error:
             _skip_unreadable(run_dir, error)
             continue
@@ -119,7 +118,7 @@ def _skip_unreadable(run_dir, error):
     if run_dir.status() == status_lib.DONE:
         return
     message = (
-        f"{run_dir.file('config.json')} cannot be read ({type(error).__name__}), so --resume cannot tell whether "
+        f"{run_dir.file(layout.CONFIG)} cannot be read ({type(error).__name__}), so --resume cannot tell whether "
         f"this run has your config and does not continue it. Start a new run, or restore config.json and resume."
     )
     print(f"nnlab: skipping {run_dir.path}: {message}", file=sys.stderr)

@@ -18,7 +18,7 @@ from concurrent import futures
 from pathlib import Path
 
 from nnlab.errors import NnlabError
-from nnlab.results import atomic
+from nnlab.results import atomic, layout
 
 POLL_SECONDS = 0.5
 MAX_RESTARTS = 3  # per process role
@@ -65,7 +65,7 @@ def launch(sweep, args, workers):
     """Run the sweep as a chief plus `workers` workers on this machine, restarting any that die; returns when
     the chief has ended the search. Logs go to <sweep>/logs/<role>.log, process ids to <sweep>/processes.json."""
     port = _free_port()
-    logs = Path(sweep.sweep_dir) / "logs"
+    logs = Path(sweep.sweep_dir) / layout.LOGS
     logs.mkdir(parents=True, exist_ok=True)
     results = str(Path(sweep.sweep_dir).parents[2])
     command = [sys.executable, "-m", "nnlab.cli", "--results", results, "tune", sweep.experiment.name, *args]
@@ -84,7 +84,7 @@ def launch(sweep, args, workers):
             processes[role] = subprocess.Popen(
                 command, env={**env, "KERASTUNER_TUNER_ID": role}, stdout=log, stderr=subprocess.STDOUT
             )
-        atomic.write_json(Path(sweep.sweep_dir) / "processes.json", {name: p.pid for name, p in processes.items()})
+        atomic.write_json(Path(sweep.sweep_dir) / layout.PROCESSES, {name: p.pid for name, p in processes.items()})
 
     def restart(role, why):
         restarts[role] += 1

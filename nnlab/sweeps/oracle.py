@@ -14,7 +14,7 @@ from keras_tuner import oracles
 from keras_tuner.src.engine import oracle as oracle_module
 
 from nnlab.errors import NnlabError
-from nnlab.results import atomic
+from nnlab.results import atomic, layout
 
 ALGORITHMS = {
     "random": oracles.RandomSearchOracle,
@@ -27,10 +27,6 @@ TUNER_KEYS = {"tuner/epochs", "tuner/initial_epoch", "tuner/bracket", "tuner/rou
 ENDED = {"COMPLETED", "FAILED"}
 
 
-def better(value, than, direction):
-    return value > than if direction == "max" else value < than
-
-
 class AtomicOracle:
     """Mixed into keras-tuner's oracles: atomic state files, and ended trials never queued to run again."""
 
@@ -38,7 +34,7 @@ class AtomicOracle:
         atomic.write_json(self._get_oracle_fname(), self.get_state())
 
     def _save_trial(self, trial):
-        atomic.write_json(Path(self._get_trial_dir(trial.trial_id)) / "trial.json", trial.get_state())
+        atomic.write_json(Path(self._get_trial_dir(trial.trial_id)) / layout.TRIAL_STATE, trial.get_state())
 
     @oracle_module.synchronized
     def end_trial(self, trial):
@@ -91,7 +87,7 @@ def check_files(tuner_dir, sweep_dir):
     tuner_dir = Path(tuner_dir)
     if not tuner_dir.is_dir():
         return
-    for path in sorted([*tuner_dir.glob("*.json"), *tuner_dir.glob("trial_*/trial.json")]):
+    for path in sorted([*tuner_dir.glob("*.json"), *tuner_dir.glob(layout.ALL_TRIAL_STATES)]):
         try:
             json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:
@@ -110,31 +106,22 @@ def check_trials_present(tuner_dir, sweep_dir):
     keras-tuner would forget such a trial and hand its slot to new hyperparameters, and the sweep's best trial
     could change without a word. The lost trial's result cannot be rebuilt, so the sweep stops and says so.
     """
-    oracle_file = Path(tuner_dir) / "oracle.json"
+    oracle_file = Path(tuner_dir) / layout.ORACLE
     try:
         started = json.loads(oracle_file.read_text(encoding="utf-8")).get("start_order", [])
     except (OSError, ValueError, AttributeError):
         return  # no oracle state (yet), or damage that check_files reports
     missing = [
-        str(trial_id) for trial_id in started if not (Path(tuner_dir) / f"trial_{trial_id}" / "trial.json").exists()
+        str(trial_id)
+        for trial_id in started
+        if not (Path(tuner_dir) / layout.trial_dir(trial_id) / layout.TRIAL_STATE).exists()
     ]
     if missing:
         raise NnlabError(
             f"{oracle_file} lists trial(s) {', '.join(missing)}, but their directories "
-            f"({', '.join(f'trial_{trial_id}/' for trial_id in missing)}) under {tuner_dir} are gone, so their "
-            f"results are lost. nnlab does not re-run them with other hyperparameters behind your back. Restore "
+            f"({', '.join(layout.trial_dir(trial_id) + '/' for trial_id in missing)}) under {tuner_dir} are gone, "
+            f"so their results are lost. nnlab does not re-run them with other hyperparameters behind your back. "
+            f"Restore "
             f"the directories from a copy, or start afresh: add sweep=<new-name>, or delete {sweep_dir} and run "
             f"the same command again."
         )
-
-
-def read_trials(tuner_dir):
-    """{trial_id: trial.json contents} for every readable trial of the keras-tuner project."""
-    trials = {}
-    for path in sorted(Path(tuner_dir).glob("trial_*/trial.json")):
-        try:
-            state = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            continue  # being written by another process; the next refresh reads it
-        trials[state["trial_id"]] = state
-    return trials

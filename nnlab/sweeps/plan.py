@@ -15,12 +15,11 @@ import numpy as np
 from nnlab import config as config_lib
 from nnlab import search_space
 from nnlab.errors import NnlabError
-from nnlab.results import atomic
+from nnlab.results import atomic, layout, ranking
 from nnlab.train import runner
 
 SETTINGS = {"algorithm": str, "max_trials": int, "sweep": str, "objective": str, "direction": str, "factor": int}
 DEFAULT_TRIALS = 10
-MINIMISED = ("loss", "error", "mse", "mae", "mape", "msle", "crossentropy", "hinge")
 
 
 @dataclasses.dataclass
@@ -76,7 +75,7 @@ class SweepPlan:
 
     def check_resumable(self):
         """An existing sweep of this id must have been started with the same settings."""
-        path = self.sweep_dir / "sweep.json"
+        path = self.sweep_dir / layout.SWEEP
         if not path.exists():
             return
         from nnlab.sweeps import oracle as oracles
@@ -181,7 +180,7 @@ def plan_settings(experiment, overrides, results_dir, workers):
     if algorithm not in ("random", "grid", "bayesian", "hyperband"):
         raise NnlabError(f"{where}: algorithm={algorithm!r} is unknown; use random, grid, bayesian or hyperband.")
     objective = settings.get("objective") or ("val_" + (config.metrics[0] if config.metrics else "loss"))
-    direction = settings.get("direction") or ("min" if any(word in objective for word in MINIMISED) else "max")
+    direction = settings.get("direction") or ranking.direction(objective)
     if direction not in ("min", "max"):
         raise NnlabError(f"{where}: direction={direction!r} must be min or max.")
     factor = settings.get("factor", 3)
@@ -211,7 +210,7 @@ def plan_settings(experiment, overrides, results_dir, workers):
         max_trials=max_trials,
         factor=factor,
         sweep_id=sweep_id,
-        sweep_dir=Path(results_dir) / experiment.name / "sweeps" / sweep_id,
+        sweep_dir=Path(results_dir) / experiment.name / layout.SWEEPS / sweep_id,
         workers=workers,
     )
 

@@ -7,14 +7,14 @@ can rebuild them.
 """
 
 import dataclasses
+import json
 import math
 from pathlib import Path
 
-from nnlab.results import atomic, history
-from nnlab.sweeps.oracle import better, read_trials
-from nnlab.sweeps.trial import HISTORY, RECORD
+from nnlab.results import atomic, history, layout
+from nnlab.results.ranking import better
 
-TUNER_DIR = "tuner"  # keras-tuner's project: oracle.json, trial_*/
+TUNER_DIR = layout.TUNER
 
 
 @dataclasses.dataclass
@@ -35,18 +35,19 @@ def refresh(sweep_dir, fields, objective, direction):
     rows, long_rows = [], []
     failure = ""
     for trial_id, state in sorted(read_trials(project).items()):
-        trial_dir = project / f"trial_{trial_id}"
-        epochs = history.read_rows(trial_dir / HISTORY)
-        record = _read_optional(trial_dir / RECORD)
+        trial_dir = project / layout.trial_dir(trial_id)
+        epochs = history.read_rows(trial_dir / layout.TRIAL_HISTORY)
+        record = _read_optional(trial_dir / layout.TRIAL_RECORD)
         rows.append(_trial_row(trial_id, state, epochs, record, fields, objective, direction))
         long_rows += [{"trial_id": trial_id, **row} for row in epochs]
         if state.get("status") == "FAILED" and not failure:
             failure = _last_line(state.get("message") or "")
-    atomic.write_text(Path(sweep_dir) / "trials.csv", history.to_csv(rows, list(rows[0]) if rows else _columns(fields)))
+    trial_columns = list(rows[0]) if rows else _columns(fields)
+    atomic.write_text(Path(sweep_dir) / layout.TRIALS, history.to_csv(rows, trial_columns))
     history_columns = ["trial_id"] + history.columns(
         [{k: v for k, v in r.items() if k != "trial_id"} for r in long_rows]
     )
-    atomic.write_text(Path(sweep_dir) / "history.csv", history.to_csv(long_rows, history_columns))
+    atomic.write_text(Path(sweep_dir) / layout.SWEEP_HISTORY, history.to_csv(long_rows, history_columns))
     counts = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
@@ -92,3 +93,15 @@ def _read_optional(path):
 def _last_line(message):
     lines = [line for line in message.strip().splitlines() if line.strip()]
     return lines[-1].strip() if lines else ""
+
+
+def read_trials(tuner_dir):
+    """{trial_id: trial.json contents} for every readable trial of the keras-tuner project."""
+    trials = {}
+    for path in sorted(Path(tuner_dir).glob(layout.ALL_TRIAL_STATES)):
+        try:
+            state = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            continue  # being written by another process; the next refresh reads it
+        trials[state["trial_id"]] = state
+    return trials

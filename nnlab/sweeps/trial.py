@@ -23,13 +23,11 @@ from keras_tuner.src.engine import base_tuner
 
 from nnlab import config as config_lib
 from nnlab.errors import from_os_error
-from nnlab.results import atomic, checkpoint
+from nnlab.results import atomic, checkpoint, layout
 from nnlab.results.history import HistoryFile
-from nnlab.sweeps.oracle import TUNER_KEYS, better
+from nnlab.results.ranking import better
+from nnlab.sweeps.oracle import TUNER_KEYS
 from nnlab.train import keras_fit, modeling
-
-HISTORY = "history.csv"
-RECORD = "nnlab_trial.json"
 
 
 def trial_seed(sweep_seed, trial_id):
@@ -48,7 +46,7 @@ class SweepTuner(base_tuner.BaseTuner):
         self.sweep = sweep  # nnlab.sweeps.plan.SweepPlan: experiment, base config, objective, data
         self.verbose = verbose
         self.on_trial_finished = None  # called with the trial after the oracle has recorded its end
-        oracle_file = Path(self.project_dir) / "oracle.json"
+        oracle_file = Path(self.project_dir) / layout.ORACLE
         if not self._is_worker() and not self.reloaded and oracle_file.exists():
             self.oracle.reload()  # killed before keras-tuner wrote its tuner file: the oracle's state still counts
         if not self._is_worker():
@@ -117,13 +115,13 @@ class SweepTuner(base_tuner.BaseTuner):
         initial_epoch = int(tuner_values.get("tuner/initial_epoch", 0))
         model = modeling.prepare(sweep.experiment, config, sweep.splits, sweep.setup)
         if tuner_values.get("tuner/trial_id"):  # Hyperband continues a trial of the previous round
-            model.load_weights(Path(self.get_trial_dir(tuner_values["tuner/trial_id"])) / "final.weights.h5")
+            model.load_weights(Path(self.get_trial_dir(tuner_values["tuner/trial_id"])) / layout.TRIAL_WEIGHTS)
         else:
             initial_epoch = 0
         saved_state = trial_dir / checkpoint.FILE
         if saved_state.exists():  # this trial was interrupted: continue after its last finished epoch
             initial_epoch = checkpoint.restore(model, saved_state)
-        history = HistoryFile(trial_dir / HISTORY)
+        history = HistoryFile(trial_dir / layout.TRIAL_HISTORY)
         history.resume(before_epoch=initial_epoch)
         data = sweep.data
         epoch = tf.Variable(initial_epoch, dtype=tf.int64, trainable=False)
@@ -142,10 +140,11 @@ class SweepTuner(base_tuner.BaseTuner):
             ],
         )
         if "tuner/epochs" in tuner_values:
-            save_weights(model, trial_dir / "final.weights.h5")
-        previous = atomic.read_json(trial_dir / RECORD) if (trial_dir / RECORD).exists() else {}
+            save_weights(model, trial_dir / layout.TRIAL_WEIGHTS)
+        record_path = trial_dir / layout.TRIAL_RECORD
+        previous = atomic.read_json(record_path) if record_path.exists() else {}
         atomic.write_json(
-            trial_dir / RECORD,
+            record_path,
             {
                 "trial_id": trial.trial_id,
                 "seed": seed,

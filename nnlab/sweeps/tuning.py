@@ -31,7 +31,7 @@ from contextlib import nullcontext, suppress
 from nnlab import config as config_lib
 from nnlab import experiment as experiment_lib
 from nnlab.errors import NnlabError, from_os_error
-from nnlab.results import atomic, lock, status
+from nnlab.results import atomic, layout, lock, status
 from nnlab.sweeps import tables
 from nnlab.sweeps.plan import plan_settings
 from nnlab.train import runner
@@ -195,14 +195,14 @@ def _failed_message(sweep, summary):
 
 def _write_best_config(sweep, best):
     values = {field: best[field] for field in sweep.space}
-    trial_dir = tables.project_dir(sweep.sweep_dir) / f"trial_{best['trial_id']}"
-    state = atomic.read_json(trial_dir / "trial.json")
+    trial_dir = tables.project_dir(sweep.sweep_dir) / layout.trial_dir(best["trial_id"])
+    state = atomic.read_json(trial_dir / layout.TRIAL_STATE)
     epochs = state["hyperparameters"]["values"].get("tuner/epochs")  # Hyperband trains its trials for fewer
     if epochs:
         values["epochs"] = epochs
     config = config_lib.resolve(sweep.experiment.config_class, {**config_lib.to_dict(sweep.config), **values})
-    record = atomic.read_json(trial_dir / "nnlab_trial.json") if (trial_dir / "nnlab_trial.json").exists() else {}
-    path = sweep.sweep_dir / "best_config.json"
+    record = atomic.read_json(trial_dir / layout.TRIAL_RECORD) if (trial_dir / layout.TRIAL_RECORD).exists() else {}
+    path = sweep.sweep_dir / layout.BEST_CONFIG
     atomic.write_json(
         path,
         {
@@ -227,4 +227,4 @@ def _write_status(sweep, state, message, summary=None):
     else:
         record.setdefault("counts", {})
         record.setdefault("best_trial", None)
-    atomic.write_json(sweep.sweep_dir / "sweep.json", record)
+    atomic.write_json(sweep.sweep_dir / layout.SWEEP, record)

@@ -8,6 +8,7 @@ import numpy as np
 import tensorflow as tf
 
 from nnlab.errors import NnlabError
+from nnlab.results import layout
 
 
 def pipeline(x, y, batch_size, shuffle_seed=None, epoch=None):
@@ -58,7 +59,7 @@ def train(job):
         EpochCounter(epoch),
         HistoryCallback(job.history),
         FiniteLossGuard(job.where, config),
-        keras.callbacks.TensorBoard(log_dir=str(job.run_dir.file("tensorboard")), write_graph=False),
+        keras.callbacks.TensorBoard(log_dir=str(job.run_dir.file(layout.TENSORBOARD)), write_graph=False),
     ]
     if job.checkpoint_path is not None:
         callbacks.append(CheckpointCallback(job.checkpoint_path))

@@ -15,7 +15,7 @@ from nnlab import data as data_lib
 from nnlab import datasets, errors
 from nnlab import experiment as experiment_lib
 from nnlab.errors import NnlabError
-from nnlab.results import atomic, checkpoint, rundir, status
+from nnlab.results import atomic, checkpoint, layout, rundir, status
 from nnlab.results.history import HistoryFile
 from nnlab.train import environment
 
@@ -75,7 +75,7 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
     run_dir = rundir.unfinished(results_dir, name, record["config"]) if resume else None
     if run_dir is None:
         run_dir = rundir.create(results_dir, name)
-        atomic.write_json(run_dir.file("config.json"), record)
+        atomic.write_json(run_dir.file(layout.CONFIG), record)
     else:
         print(f"resuming run {run_dir.path}", file=sys.stderr)
     run_dir.set_status(status.RUNNING)
@@ -94,8 +94,8 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
         marked = run_dir.mark(status.FAILED, str(mapped))
         raise NnlabError(f"{mapped} [run {run_dir.path} {'marked failed' if marked else 'not marked: disk'}]") from None
     run_dir.set_status(status.DONE)
-    for path in run_dir.path.glob(checkpoint.FILE.replace(".", "*.")):  # only needed while unfinished
-        path.unlink()
+    for path in [run_dir.file(layout.checkpoint()), *run_dir.path.glob(layout.checkpoint("*"))]:
+        path.unlink(missing_ok=True)  # only needed while unfinished
     return RunResult(run_dir=run_dir.path, metrics=metrics)
 
 
@@ -146,7 +146,7 @@ def _train(experiment, config, run_dir, verbose):
 
     setup = devices.setup(config.seed)
     atomic.write_json(
-        run_dir.file("env.json"),
+        run_dir.file(layout.ENVIRONMENT),
         environment.collect(
             config.seed, setup.devices, setup.strategy_name, setup.compile_options, setup.deterministic
         ),
@@ -158,7 +158,7 @@ def _train(experiment, config, run_dir, verbose):
         job = study.train_variants(experiment, config, splits, setup, run_dir, verbose)
     else:
         job = train_model(experiment, config, splits, setup, run_dir, verbose)
-    atomic.write_json(run_dir.file("metrics.json"), job.metrics)
+    atomic.write_json(run_dir.file(layout.METRICS), job.metrics)
     figures.draw_all(experiment.optional("FIGURES") or (), job)
     return job.metrics
 
@@ -175,9 +175,9 @@ def train_model(experiment, config, splits, setup, run_dir, verbose, name="", pl
 
     model = modeling.prepare(experiment, config, splits, setup)
     suffix = f"-{name}" if name else ""
-    checkpoint_path = run_dir.file(checkpoint.FILE.replace(".", f"{suffix}."))
+    checkpoint_path = run_dir.file(layout.checkpoint(name))
     initial_epoch = checkpoint.restore(model, checkpoint_path) if checkpoint_path.exists() else 0
-    history = HistoryFile(run_dir.file(f"history{suffix}.csv"))
+    history = HistoryFile(run_dir.file(layout.history(name)))
     if initial_epoch:
         history.resume(before_epoch=initial_epoch, checkpoint=checkpoint_path)
         print(f"resuming{suffix or ''} at epoch {initial_epoch}", file=sys.stderr)
@@ -213,9 +213,9 @@ def train_model(experiment, config, splits, setup, run_dir, verbose, name="", pl
         job.metrics["test"] = evaluate(model, splits.test, config)
         print(f"test{suffix}: {format_metrics(job.metrics['test'])}", file=sys.stderr)
     job.metrics.update(module_summary(job))  # e.g. the least-squares answer beside a line fit's w and b
-    save_model(model, run_dir.file(f"model{suffix}.keras"))
+    save_model(model, run_dir.file(layout.model(name)))
     if plot:
-        curves.plot_history(job.history.path, run_dir.path, prefix=f"{name}-" if name else "")
+        curves.plot_history(job.history.path, run_dir.path, variant=name)
     return job
 
 

@@ -21,19 +21,12 @@ import pandas as pd
 from nnlab import config as config_lib
 from nnlab.errors import NnlabError
 from nnlab.plots import curves
+from nnlab.results import layout, ranking
 from nnlab.train import runner
 
-COMPARISON = "comparison.png"
+COMPARISON = layout.STUDY_COMPARISON
 # Variants share one data set (loaded once), so they may not change what it is.
 DATA_FIELDS = ("dataset", "limit_examples", "validation_fraction")
-# How the best variant is chosen: the first of these measures that every variant has.
-BEST_BY = (
-    ("test", "accuracy", max),
-    ("final", "val_accuracy", max),
-    ("test", "loss", min),
-    ("final", "val_loss", min),
-    ("final", "loss", min),
-)
 
 
 @dataclasses.dataclass
@@ -117,8 +110,8 @@ def train_variants(experiment, config, splits, setup, run_dir, verbose):
 
 
 def best_variant(variants):
-    """{"variant", "by", "value", "overrides"} by the first BEST_BY measure every variant has; {} if none."""
-    for group, metric, pick in BEST_BY:
+    """{"variant", "by", "value", "overrides"} by the first ranking.BEST_BY measure every variant has; {} if none."""
+    for group, metric, pick, _ in ranking.BEST_BY:
         values = {name: record.get(group, {}).get(metric) for name, record in variants.items()}
         if all(value is not None for value in values.values()):
             name = pick(values, key=values.get)  # ties go to the variant declared first

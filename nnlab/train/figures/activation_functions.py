@@ -12,6 +12,7 @@ import numpy as np
 import tensorflow as tf
 
 from nnlab.plots import curves
+from nnlab.results import layout
 
 NAMES = ("sigmoid", "tanh", "relu", "softmax")
 SOFTMAX_OTHER_LOGITS = (1.0, -1.0)
@@ -32,7 +33,7 @@ def draw(job):
         axes.set(xlabel="z", title=name)
         axes.grid(alpha=0.3)
         axes.legend(fontsize="small")
-    return [curves.save(figure, job.run_dir.file("activation_functions.png"))]
+    return [curves.save(figure, job.run_dir.file(layout.ACTIVATION_FUNCTIONS))]
 
 
 def activation_curves(z):

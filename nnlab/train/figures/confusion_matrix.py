@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from nnlab.plots import curves
-from nnlab.results import atomic
+from nnlab.results import atomic, layout
 
 
 def draw(job):
@@ -21,7 +21,7 @@ def draw(job):
     names = class_names(job.config.dataset, len(counts))
     lines = ["true\\predicted," + ",".join(names)]
     lines += [f"{name}," + ",".join(map(str, row)) for name, row in zip(names, counts, strict=True)]
-    atomic.write_text(job.run_dir.file("confusion_matrix.csv"), "\n".join(lines) + "\n")
+    atomic.write_text(job.run_dir.file(layout.CONFUSION_MATRIX_TABLE), "\n".join(lines) + "\n")
     figure, axes = plt.subplots(figsize=(1.2 * len(names) + 2.5, 1.2 * len(names) + 1.5))
     axes.imshow(counts, cmap="Blues")
     for (row, column), count in np.ndenumerate(counts):
@@ -36,7 +36,7 @@ def draw(job):
         ylabel="true",
         title=f"{split_name} split: {counts.sum()} examples, accuracy {accuracy:.3f}",
     )
-    return [curves.save(figure, job.run_dir.file("confusion_matrix.png"))]
+    return [curves.save(figure, job.run_dir.file(layout.CONFUSION_MATRIX))]
 
 
 def confusion_counts(labels, probabilities):

@@ -9,6 +9,7 @@ import numpy as np
 
 from nnlab.errors import NnlabError
 from nnlab.plots import curves
+from nnlab.results import layout
 from nnlab.train import study
 
 GRID_POINTS = 200
@@ -36,7 +37,7 @@ def draw(job):
         axes.set(xlabel="x1", title=f"{name or 'model'}: {split_name} accuracy {accuracy:.2f}")
     axes_row[0, 0].set_ylabel("x2")
     figure.colorbar(image, ax=axes_row[0].tolist(), label="P(class 1)")
-    return [curves.save(figure, job.run_dir.file("decision_boundary.png"))]
+    return [curves.save(figure, job.run_dir.file(layout.DECISION_BOUNDARY))]
 
 
 def probability_grid(model, x):

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from nnlab.plots import curves
-from nnlab.results import atomic
+from nnlab.results import atomic, layout
 from nnlab.train import modeling, study
 
 BATCH = 256
@@ -33,7 +33,7 @@ def draw(job):
         for name, rows in table.items()
         for row in rows
     ]
-    atomic.write_text(job.run_dir.file("init_statistics.csv"), "\n".join(lines) + "\n")
+    atomic.write_text(job.run_dir.file(layout.INIT_STATISTICS_TABLE), "\n".join(lines) + "\n")
     figure, axes_row = plt.subplots(1, 2, figsize=(12, 4.2))
     for axes, key, title in (
         (axes_row[0], "activation_std", "std of each layer's output"),
@@ -46,7 +46,7 @@ def draw(job):
         )
         axes.grid(alpha=0.3, which="both")
         axes.legend(fontsize="small")
-    return [curves.save(figure, job.run_dir.file("init_statistics.png"))]
+    return [curves.save(figure, job.run_dir.file(layout.INIT_STATISTICS))]
 
 
 def layer_statistics(model, x, y, loss):

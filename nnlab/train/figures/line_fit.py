@@ -17,7 +17,10 @@ from matplotlib import animation  # noqa: E402
 from nnlab.errors import NnlabError  # noqa: E402
 from nnlab.plots import curves  # noqa: E402
 from nnlab.reference import linear_fit  # noqa: E402
-from nnlab.results import atomic  # noqa: E402
+from nnlab.results import (
+    atomic,  # noqa: E402
+    layout,  # noqa: E402
+)
 
 MAX_LINES = 40
 MAX_FRAMES = 40
@@ -59,7 +62,7 @@ def _lines(job, history, x, y, span, ols):
     norm = matplotlib.colors.Normalize(1, len(history))
     figure.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=colours), ax=axes, label="epoch")
     axes.legend(loc="upper left")
-    return curves.save(figure, job.run_dir.file("line_fit.png"))
+    return curves.save(figure, job.run_dir.file(layout.LINE_FIT))
 
 
 def _trajectory(job, history, ols):
@@ -77,7 +80,7 @@ def _trajectory(job, history, ols):
         axes.legend()
     for axes in panels:
         axes.grid(alpha=0.3)
-    return curves.save(figure, job.run_dir.file("line_fit_trajectory.png"))
+    return curves.save(figure, job.run_dir.file(layout.LINE_FIT_TRAJECTORY))
 
 
 def _animation(job, history, x, y, span, ols):
@@ -96,7 +99,7 @@ def _animation(job, history, x, y, span, ols):
         return (line,)
 
     movie = animation.FuncAnimation(figure, show, frames=len(frames), blit=False)
-    path = job.run_dir.file("line_fit.gif")
+    path = job.run_dir.file(layout.LINE_FIT_ANIMATION)
     with atomic.replacing(path, suffix=".gif") as tmp:
         movie.save(tmp, writer=animation.PillowWriter(fps=8), dpi=72)
     plt.close(figure)

@@ -1,0 +1,98 @@
+"""Every file name in a run or sweep directory, in one place: writers and readers import these, never spell them.
+
+results/
+  report.html  report.md  report_files/              nnlab report
+  <experiment>/
+    <run-id>/                                          nnlab run
+      config.json  status.json  env.json  metrics.json
+      history[-<variant>].csv  model[-<variant>].keras  checkpoint[-<variant>].npz (while unfinished)
+      [<variant>-]<metric>.png  comparison.png (a study)  tensorboard/  <figure files of the experiment>
+    sweeps/<sweep-id>/                                 nnlab tune
+      sweep.json  trials.csv  history.csv  best_config.json  <sweep figures>  chief.lock (while a chief runs)
+      logs/<role>.log  processes.json                  (a sweep with workers)
+      tuner/oracle.json  tuner/trial_<id>/{trial.json, history.csv, nnlab_trial.json, checkpoint.npz,
+                                            final.weights.h5}
+"""
+
+# A run directory.
+CONFIG = "config.json"
+STATUS = "status.json"
+ENVIRONMENT = "env.json"
+METRICS = "metrics.json"
+TENSORBOARD = "tensorboard"
+STUDY_COMPARISON = "comparison.png"
+
+
+def _variant(stem, extension, variant):
+    return f"{stem}-{variant}{extension}" if variant else f"{stem}{extension}"
+
+
+def history(variant=""):
+    """history.csv, or history-<variant>.csv for one variant of a study."""
+    return _variant("history", ".csv", variant)
+
+
+def model(variant=""):
+    return _variant("model", ".keras", variant)
+
+
+def checkpoint(variant=""):
+    return _variant("checkpoint", ".npz", variant)
+
+
+def learning_curve(metric, variant=""):
+    """<metric>.png, or <variant>-<metric>.png for one variant of a study."""
+    return f"{variant}-{metric}.png" if variant else f"{metric}.png"
+
+
+# Figures that experiments ask for by name (FIGURES), written into their run directory.
+ACTIVATION_FUNCTIONS = "activation_functions.png"
+CONFUSION_MATRIX = "confusion_matrix.png"
+CONFUSION_MATRIX_TABLE = "confusion_matrix.csv"
+DECISION_BOUNDARY = "decision_boundary.png"
+INIT_STATISTICS = "init_statistics.png"
+INIT_STATISTICS_TABLE = "init_statistics.csv"
+LINE_FIT = "line_fit.png"
+LINE_FIT_TRAJECTORY = "line_fit_trajectory.png"
+LINE_FIT_ANIMATION = "line_fit.gif"
+
+# An experiment directory holds run directories and this folder of sweeps.
+SWEEPS = "sweeps"
+
+# A sweep directory.
+SWEEP = "sweep.json"
+TRIALS = "trials.csv"
+SWEEP_HISTORY = "history.csv"  # the long table: one row per (trial, epoch)
+BEST_CONFIG = "best_config.json"
+OBJECTIVE_VS_LEARNING_RATE = "objective_vs_learning_rate.png"
+LEARNING_RATE_WIDTH_HEATMAP = "lr_width_heatmap.png"
+TRIAL_CURVES = "trial_curves.png"
+PROCESSES = "processes.json"
+CHIEF_LOCK = "chief.lock"  # the process playing the sweep's chief role (nnlab.results.lock)
+LOGS = "logs"
+
+
+def role_log(role):
+    """logs/<role>.log of a distributed sweep's chief or worker."""
+    return f"{LOGS}/{role}.log"
+
+
+# keras-tuner's project inside a sweep directory, and what nnlab keeps in each trial's folder.
+TUNER = "tuner"
+ORACLE = "oracle.json"
+TRIAL_STATE = "trial.json"  # keras-tuner's record of a trial: status, hyperparameters, metrics
+TRIAL_HISTORY = "history.csv"
+TRIAL_RECORD = "nnlab_trial.json"
+TRIAL_WEIGHTS = "final.weights.h5"
+ALL_TRIAL_STATES = f"trial_*/{TRIAL_STATE}"
+
+
+def trial_dir(trial_id):
+    """keras-tuner's folder for one trial, inside the tuner project."""
+    return f"trial_{trial_id}"
+
+
+# The results directory itself.
+REPORT_HTML = "report.html"
+REPORT_MARKDOWN = "report.md"
+REPORT_FILES = "report_files"
