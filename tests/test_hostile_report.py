@@ -128,6 +128,7 @@ def test_report_of_a_hostile_tree_runs_no_script_and_reads_nothing_outside(hosti
     assert all(path.read_bytes() != SECRET for path in copied.values())
     [own] = [path for name, path in copied.items() if name.endswith("own.png")]
     assert own.stat().st_mode & 0o777 & ~0o640 == 0, "a copy is readable by more people than its original"
+    assert html_path.stat().st_mode & 0o777 & ~0o640 == 0, "report.html embeds it, so it is no wider either"
 
     for raw in ("<script", "<img", "](javascript:"):
         assert not [line for line in text.splitlines() if raw in line.replace("\\]", "")], raw
