@@ -68,6 +68,12 @@ def to_dict(config):
     }
 
 
+def changed_fields(config, defaults):
+    """Fields whose value differs from the experiment's defaults: what a user overrode, for config.json."""
+    current, default = to_dict(config), to_dict(defaults)
+    return {key: value for key, value in current.items() if default.get(key) != value}
+
+
 def resolve(config_class, overrides=(), source="command line"):
     """Build a config from defaults plus overrides, converted and checked.
 

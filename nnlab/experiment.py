@@ -22,6 +22,8 @@ import traceback
 from pathlib import Path
 
 from nnlab import config as config_lib
+from nnlab import data as data_lib
+from nnlab import datasets
 from nnlab.errors import NnlabError
 
 
@@ -48,6 +50,34 @@ class Experiment:
     @property
     def description(self):
         return (self.module.__doc__ or "").strip()
+
+    def call_hook(self, hook, *args, signature="", fix="Fix the module"):
+        """Call the module's hook `hook`; an exception inside the user's code becomes one NnlabError naming it."""
+        try:
+            return getattr(self.module, hook)(*args)
+        except NnlabError:
+            raise
+        except Exception as error:
+            raise NnlabError(
+                f"{self.path}: {hook}({signature}) raised {type(error).__name__}: {_first_line(error)}. {fix}."
+            ) from None
+
+    def load_splits(self, config):
+        """The experiment's data: make_data(config) if it defines one, else the named data set; then checked."""
+        if self.optional("make_data") is not None:
+            splits = self.call_hook("make_data", config, signature="config", fix="Fix the data definition")
+            if not isinstance(splits, data_lib.Splits):
+                raise NnlabError(
+                    f"{self.path}: make_data(config) must return nnlab.data.Splits, got {type(splits).__name__}."
+                )
+            splits = dataclasses.replace(splits, source=f"{self.path} make_data")
+        else:
+            splits = datasets.load(config.dataset, config)
+        data_lib.check(splits)  # as given, so that the messages describe the user's data, not our holdout of it
+        splits = data_lib.limited(splits, config.limit_examples)
+        splits = data_lib.with_validation(splits, config.validation_fraction, config.seed)
+        data_lib.check(splits)
+        return splits
 
 
 def experiments_dir():
@@ -102,14 +132,6 @@ def _check_contract(module, path):
         )
     if not callable(getattr(module, "build_model", None)):
         raise NnlabError(f"{path} must define build_model(config) returning a Keras model (see experiments/mnist.py).")
-    from nnlab.train import figures
-
-    unknown = [name for name in getattr(module, "FIGURES", ()) if name not in figures.names()]
-    if unknown:
-        raise NnlabError(
-            f"{path}: FIGURES names {', '.join(map(repr, unknown))}, which nnlab does not have; "
-            f"known figures: {', '.join(figures.names()) or 'none'}."
-        )
     try:
         config_class()
     except Exception as error:
@@ -126,3 +148,8 @@ def _where(error, path):
             line = frame.lineno
     location = f" (line {line})" if line else ""
     return f"{type(error).__name__}: {error}{location}"
+
+
+def _first_line(error):
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__

@@ -14,6 +14,13 @@ from nnlab.errors import NnlabError
 
 @dataclasses.dataclass(frozen=True)
 class Float:
+    """A real-valued field swept between min_value and max_value, both included.
+
+    `log=True` samples evenly in log space, as learning rates want: `Float(1e-4, 1e-2, log=True)`. With a `step` the
+    values are a grid: added each time (`Float(0.0, 0.5, step=0.1)`), or multiplied with `log=True`
+    (`Float(1e-4, 1e-1, log=True, step=10)` gives 1e-4, 1e-3, 1e-2, 1e-1). The field must be a float in Config.
+    """
+
     min_value: float
     max_value: float
     log: bool = False
@@ -22,6 +29,11 @@ class Float:
 
 @dataclasses.dataclass(frozen=True)
 class Int:
+    """An integer field swept from min_value to max_value, both included, in steps of `step`: `Int(16, 256, step=16)`.
+
+    `log=True` samples evenly in log space (`Int(8, 512, log=True)`). The field must be an int in Config.
+    """
+
     min_value: int
     max_value: int
     step: int = 1
@@ -30,6 +42,11 @@ class Int:
 
 @dataclasses.dataclass(frozen=True)
 class Choice:
+    """One of a fixed list of values, all of the field's type: `Choice([64, 128, 256])`, `Choice(["adam", "sgd"])`.
+
+    A grid search visits them in the order given; the other algorithms treat them as unordered.
+    """
+
     values: list
 
 

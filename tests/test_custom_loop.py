@@ -9,6 +9,7 @@ import pytest
 from nnlab import NnlabError
 from nnlab.results import rundir
 from nnlab.train import custom_loop, devices, runner
+from nnlab.train import job as job_lib
 
 STEPPED = """
     import dataclasses
@@ -74,9 +75,9 @@ def stepped_returning(make_experiment):
 def finished_job(experiment, results_dir, *overrides):
     """A real TrainingJob after training, as the runner has it before writing metrics.json."""
     config = experiment.config(list(overrides))
-    splits = runner.load_splits(experiment, config)
+    splits = experiment.load_splits(config)
     run_dir = rundir.create(results_dir, experiment.name)
-    return runner.train_model(experiment, config, splits, devices.setup(config.seed), run_dir, verbose=0)
+    return job_lib.train_model(experiment, config, splits, devices.setup(config.seed), run_dir, verbose=0)
 
 
 def run(results_dir, *overrides, **kwargs):

@@ -1,5 +1,3 @@
-import textwrap
-
 import pytest
 
 from nnlab import NnlabError
@@ -46,7 +44,6 @@ def test_repository_experiments_all_load(repo_experiments):
         ("import no_such_module_xyz\n", "ModuleNotFoundError"),
         ("def build_model(config):\n    pass\n", "must define `Config`"),
         (VALID.replace("def build_model", "def make_model"), "must define build_model"),
-        (textwrap.dedent(VALID) + "\nFIGURES = ('no_such_figure',)\n", "FIGURES names 'no_such_figure'"),
     ],
 )
 def test_broken_modules_name_the_file(make_experiment, source, match):

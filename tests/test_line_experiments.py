@@ -9,7 +9,8 @@ from PIL import Image
 from nnlab import experiment as experiment_lib
 from nnlab.reference import linear_fit
 from nnlab.results import rundir
-from nnlab.train import devices, figures, runner
+from nnlab.train import devices, figures
+from nnlab.train import job as job_lib
 
 
 @pytest.fixture
@@ -20,9 +21,9 @@ def load(repo_experiments):
 def finished_job(experiment, results_dir, *overrides, draw=False):
     """A real TrainingJob after training and figures, and its metrics (the module's summary merged in)."""
     config = experiment.config(list(overrides))
-    splits = runner.load_splits(experiment, config)
+    splits = experiment.load_splits(config)
     run_dir = rundir.create(results_dir, experiment.name)
-    job = runner.train_model(experiment, config, splits, devices.setup(config.seed), run_dir, verbose=0)
+    job = job_lib.train_model(experiment, config, splits, devices.setup(config.seed), run_dir, verbose=0)
     if draw:
         figures.draw_all(experiment.optional("FIGURES"), job)
     return job, job.metrics

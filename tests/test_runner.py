@@ -1,6 +1,7 @@
 """The runner end to end on tiny synthetic data: files written, failures marked, results reproducible."""
 
 import json
+import textwrap
 import threading
 
 import numpy as np
@@ -111,6 +112,13 @@ def test_override_changes_the_run_and_is_recorded(tiny, results_dir):
 def test_bad_override_fails_before_anything_is_written(tiny, results_dir):
     with pytest.raises(NnlabError, match="unknown config field 'epoch'"):
         runner.run("tiny", ["epoch=1"], results_dir=results_dir)
+    assert not results_dir.exists()
+
+
+def test_unknown_figure_fails_before_anything_is_written(make_experiment, results_dir):
+    make_experiment("tiny", textwrap.dedent(TINY) + "\nFIGURES = ('no_such_figure',)\n")
+    with pytest.raises(NnlabError, match=r"tiny\.py: FIGURES names 'no_such_figure'.*known figures: .*line_fit"):
+        runner.run("tiny", [], results_dir=results_dir)
     assert not results_dir.exists()
 
 

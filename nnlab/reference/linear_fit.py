@@ -40,7 +40,7 @@ def summary(job, tolerance):
     """metrics.json entries: least squares beside the learned w, b, their gap, and a converged verdict with its reason.
 
     Args:
-      job: the finished runner.TrainingJob (its model, training split, config and history rows).
+      job: the finished job.TrainingJob (its model, training split, config and history rows).
       tolerance: the largest |learned - least squares| in w and b that counts as converged.
     """
     x, y = job.splits.train

@@ -180,7 +180,7 @@ def read_csv(path, problems, text_columns=(), numeric=False):
 
     nnlab's writers end every row with a newline, so a file that does not end with one was cut off mid-row
     (copied half-way, disk full): its torn last line is dropped rather than read as a row of wrong numbers.
-    Parsed with the csv module rather than pandas' parser, which costs ~10 ms per call even for a 5-row file:
+    Parsed with the csv module rather than pandas' parser, whose fixed cost per call dominates for small files:
     the report reads every run's history, and must stay fast at hundreds of runs.
 
     Args:

@@ -85,6 +85,12 @@ TRIAL_HISTORY = "history.csv"
 TRIAL_RECORD = "nnlab_trial.json"
 TRIAL_WEIGHTS = "final.weights.h5"
 ALL_TRIAL_STATES = f"trial_*/{TRIAL_STATE}"
+ALL_TUNER_STATES = "*.json"  # oracle.json and each tuner's <tuner id>.json
+
+
+def tuner_state(tuner_id):
+    """keras-tuner's file for one tuner process (chief, worker0, ...), beside oracle.json."""
+    return f"{tuner_id}.json"
 
 
 def trial_dir(trial_id):

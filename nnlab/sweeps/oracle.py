@@ -87,7 +87,7 @@ def check_files(tuner_dir, sweep_dir):
     tuner_dir = Path(tuner_dir)
     if not tuner_dir.is_dir():
         return
-    for path in sorted([*tuner_dir.glob("*.json"), *tuner_dir.glob(layout.ALL_TRIAL_STATES)]):
+    for path in sorted([*tuner_dir.glob(layout.ALL_TUNER_STATES), *tuner_dir.glob(layout.ALL_TRIAL_STATES)]):
         try:
             json.loads(path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as error:

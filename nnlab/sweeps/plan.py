@@ -16,7 +16,6 @@ from nnlab import config as config_lib
 from nnlab import search_space
 from nnlab.errors import NnlabError
 from nnlab.results import atomic, layout, ranking
-from nnlab.train import runner
 
 SETTINGS = {"algorithm": str, "max_trials": int, "sweep": str, "objective": str, "direction": str, "factor": int}
 DEFAULT_TRIALS = 10
@@ -41,6 +40,19 @@ class TrialData:
 
 @dataclasses.dataclass
 class SweepPlan:
+    """What a sweep is, decided once before any trial: the single object every part of `nnlab tune` reads.
+
+    Who owns what (as keras-tuner's BaseTuner divides Oracle from Tuner):
+    - the plan (this class) owns the experiment, the base config every trial starts from, the search space, the
+      algorithm and objective, the sweep id and directory, and the data, loaded once per process (`load_data`);
+      `preflight` checks the objective against what a model of this experiment really logs;
+    - keras-tuner's oracle (sweeps/oracle.py) owns which values each trial gets and each trial's status;
+    - the tuner (sweeps/trial.py) owns one trial: it trains the experiment with the trial's values through the same
+      code as `nnlab run` and records its history;
+    - sweeps/tables.py owns the tidy files (trials.csv, history.csv), rebuilt from the sweep directory alone;
+    - sweeps/tuning.py runs them in order and writes sweep.json and best_config.json.
+    """
+
     experiment: object
     config: object  # the resolved config every trial starts from
     raw_overrides: dict  # as given, for the processes a distributed sweep starts
@@ -69,7 +81,7 @@ class SweepPlan:
             "max_trials": self.max_trials,
             "seed": self.config.seed,
             "search_space": {name: search_space.describe(spec) for name, spec in self.space.items()},
-            "overrides": runner.changed_fields(self.config, self.experiment.config_class()),
+            "overrides": config_lib.changed_fields(self.config, self.experiment.config_class()),
             "workers": self.workers,
         }
 
@@ -106,7 +118,7 @@ class SweepPlan:
         from nnlab.train import devices
 
         self.setup = devices.setup(self.config.seed)
-        self.splits = runner.load_splits(self.experiment, self.config)
+        self.splits = self.experiment.load_splits(self.config)
         (train_x, train_y), validation = self.splits.train, self.splits.validation
         val_x, val_y = (None, None) if validation is None else map(tf.convert_to_tensor, validation)
         self.data = TrialData(tf.convert_to_tensor(train_x), tf.convert_to_tensor(train_y), val_x, val_y)
@@ -194,7 +206,7 @@ def plan_settings(experiment, overrides, results_dir, workers):
         direction,
         max_trials,
         factor,
-        runner.changed_fields(config, experiment.config_class()),
+        config_lib.changed_fields(config, experiment.config_class()),
         space,
     )
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", sweep_id):

@@ -55,7 +55,7 @@ class SweepTuner(base_tuner.BaseTuner):
     def _get_tuner_fname(self):
         # A standalone tuner and a chief share one file, so a sweep may switch between the two and still resume.
         name = self.tuner_id if self._is_worker() else "tuner0"
-        return os.path.join(str(self.project_dir), f"{name}.json")
+        return os.path.join(str(self.project_dir), layout.tuner_state(name))
 
     def reload(self):
         super().reload()

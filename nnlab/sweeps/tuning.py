@@ -34,7 +34,7 @@ from nnlab.errors import NnlabError, from_os_error
 from nnlab.results import atomic, layout, lock, status
 from nnlab.sweeps import tables
 from nnlab.sweeps.plan import plan_settings
-from nnlab.train import runner
+from nnlab.train import job
 
 FAIL_FAST = 3  # this many failed trials before any completes: stop, the sweep is failed
 LAUNCHED = "NNLAB_SWEEP_LAUNCHED"  # set by nnlab's own launcher for the chief and workers it starts
@@ -60,7 +60,7 @@ def tune(name, overrides=(), results_dir="results", workers=0, verbose=None, exp
       NnlabError: bad settings or search space, an unusable objective, or every trial failed.
     """
     sweep = plan(name, overrides, results_dir, workers, experiments_dir)
-    verbose = runner._verbosity(verbose)
+    verbose = job.verbosity(verbose)
     role = os.environ.get("KERASTUNER_TUNER_ID")
     # One chief per sweep (nnlab.results.lock); workers join, and a launched chief runs under its launcher's lock.
     chief = not role or ("chief" in role and os.environ.get(LAUNCHED) != "1")
@@ -208,7 +208,7 @@ def _write_best_config(sweep, best):
         {
             "experiment": sweep.experiment.name,
             "config": config_lib.to_dict(config),
-            "overrides": runner.changed_fields(config, sweep.experiment.config_class()),
+            "overrides": config_lib.changed_fields(config, sweep.experiment.config_class()),
             "sweep": sweep.sweep_id,
             "trial_id": best["trial_id"],
             "objective": {"name": sweep.objective, "value": best["best_objective"], "direction": sweep.direction},

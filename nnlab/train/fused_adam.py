@@ -1,14 +1,14 @@
 """Keras' Adam, updating each variable with TensorFlow's one fused kernel instead of about twenty small ops.
 
 Keras 3 writes Adam's update as separate ops per variable (powers, alpha, two moment updates, the step), and on a
-CPU each op costs a few microseconds of dispatch however small the tensors. For the MNIST MLP at batch 32 the update
-took half of a 1.35 ms training step; TensorFlow's ResourceApplyAdam does the same update in one kernel per variable
-and took the step to 0.81 ms (make profile), and an epoch in `nnlab run mnist` from 2.7 s to 2.4 s. It computes
-Keras' formula on Keras' own slot variables (m, v), so checkpoints, resumed runs and model.keras files are
-unchanged, and the optimizer is still a keras.optimizers.Adam that saves and loads as one. In float64 the two agree
-bit for bit. In float32 the kernel forms 1 - beta from float32 beta (1 - 0.999f = 0.00099998713) where Keras rounds
-the double 0.001, so m and v differ in their last bits, and training amplifies that as it does any rounding change;
-the test accuracy stays within seed-to-seed spread (0.9746-0.9770 over seeds 0-2 after, 0.9754-0.9763 before).
+CPU each op costs a few microseconds of dispatch however small the tensors; for a small MLP at batch 32 the update
+is a large share of a step (README, "Where the time goes", has the `make profile` figures). TensorFlow's
+ResourceApplyAdam does the same update in one kernel per variable. It computes Keras' formula on Keras' own slot
+variables (m, v), so checkpoints, resumed runs and model.keras files are unchanged, and the optimizer is still a
+keras.optimizers.Adam that saves and loads as one. In float64 the two agree bit for bit. In float32 the kernel forms
+1 - beta from float32 beta (1 - 0.999f = 0.00099998713) where Keras rounds the double 0.001, so m and v differ in
+their last bits, and training amplifies that as it does any rounding change; MNIST's test accuracy stays within its
+seed-to-seed spread (README).
 """
 
 import types

@@ -5,7 +5,7 @@ An experiment declares its variants as name -> config overrides, each listing on
     VARIANTS = {"sgd": {"optimizer": "sgd"}, "momentum": {"optimizer": "sgd", "momentum": 0.9}, "adam": {}}
 
 `nnlab run <name>` then trains every variant on the same data split, each from the same seed, through
-runner.train_model, and writes per variant history-<variant>.csv, model-<variant>.keras and
+job.train_model, and writes per variant history-<variant>.csv, model-<variant>.keras and
 <variant>-<metric>.png; for the study comparison.png (all variants' curves overlaid) and metrics.json
 {"status": "done", "variants": {variant: {"overrides": ..., <train_model's metrics>}}, "best": {...}}.
 """
@@ -22,7 +22,7 @@ from nnlab import config as config_lib
 from nnlab.errors import NnlabError
 from nnlab.plots import curves
 from nnlab.results import layout, ranking
-from nnlab.train import runner
+from nnlab.train import job as job_lib
 
 COMPARISON = layout.STUDY_COMPARISON
 # Variants share one data set (loaded once), so they may not change what it is.
@@ -31,13 +31,13 @@ DATA_FIELDS = ("dataset", "limit_examples", "validation_fraction")
 
 @dataclasses.dataclass
 class StudyJob:
-    """A finished study: what figures get instead of a single runner.TrainingJob."""
+    """A finished study: what figures get instead of a single job.TrainingJob."""
 
     experiment: object
     config: object
     splits: object
     run_dir: object
-    variants: dict  # variant name -> its finished runner.TrainingJob (with its config), in declaration order
+    variants: dict  # variant name -> its finished job.TrainingJob (with its config), in declaration order
     metrics: dict
 
 
@@ -60,7 +60,7 @@ def variant_configs(experiment, config):
             f"{where} must be a non-empty dict of variant name -> config overrides, e.g. "
             f'{{"sgd": {{"optimizer": "sgd"}}, "adam": {{}}}}; got {declared!r}.'
         )
-    user_fields = runner.changed_fields(config, experiment.config_class())
+    user_fields = config_lib.changed_fields(config, experiment.config_class())
     configs = {}
     for name, overrides in declared.items():
         if not (isinstance(name, str) and re.fullmatch(r"[A-Za-z0-9_]+", name)):
@@ -90,14 +90,14 @@ def variant_configs(experiment, config):
 
 
 def train_variants(experiment, config, splits, setup, run_dir, verbose):
-    """Train every variant with runner.train_model; write the comparison figure; return the StudyJob."""
+    """Train every variant with job.train_model; write the comparison figure; return the StudyJob."""
     configs = variant_configs(experiment, config)  # every variant is checked before any trains
     declared = experiment.optional("VARIANTS")
     jobs = {}
     for name, variant_config in configs.items():
         print(f"variant {name}: {declared[name] or 'the defaults'}", file=sys.stderr)
         keras.utils.set_random_seed(variant_config.seed)  # each variant starts from the same draws
-        jobs[name] = runner.train_model(
+        jobs[name] = job_lib.train_model(
             experiment, variant_config, splits, setup, run_dir, verbose, name=name, plot=False
         )
     variants = {name: {"overrides": declared[name], **job.metrics} for name, job in jobs.items()}
