@@ -175,3 +175,26 @@ def test_a_symlinked_file_is_not_read_by_the_run_reader(hostile_tree):
     assert run.history is None and any("outside its directory" in problem for problem in run.problems)
     assert [path.name for path in run.images()] == ["own.png"]
     assert Path(hostile_tree / EVIL_EXPERIMENT / ODD_RUN / "secret.png").read_bytes() == SECRET  # the link is real
+
+
+def test_chromium_runs_nothing_and_fetches_nothing_from_the_hostile_report(hostile_tree, tmp_path):
+    """The real browser: report.html, and report.md as Python-Markdown renders it, load with no script error and
+    no request but the page itself, its data: images and report_files/ (an injected <img src=x> would ask for x)."""
+    from tests import browser
+
+    try:
+        browser.ensure_chromium()
+    except browser.BrowserError as error:
+        pytest.skip(str(error))
+    html_path, markdown_path = report.build(hostile_tree)
+    rendered = hostile_tree / "report-md.html"
+    rendered.write_text(markdown.markdown(markdown_path.read_text(), extensions=["tables"]))
+    for page in (html_path, rendered):
+        seen = browser.render(page, tmp_path / page.stem, max_height=2000)
+        assert not seen.errors, seen.errors
+        foreign = [
+            url
+            for url in seen.requests
+            if not url.startswith("data:") and url != page.as_uri() and "/report_files/" not in url
+        ]
+        assert not foreign, foreign

@@ -112,7 +112,8 @@ def test_the_lock_refuses_a_live_chief_and_takes_over_a_dead_ones(tmp_path):
         with pytest.raises(NnlabError, match=r"already being run by process \d+ on this machine"):
             with lock.held(path.parent):
                 pass
-    assert not path.exists()
+    assert not path.parent.exists(), "the lock, and the folder it alone made, are gone"
+    path.parent.mkdir()
     path.write_text(json.dumps({"pid": 1, "host": "elsewhere", "started": "x"}))
     with pytest.raises(NnlabError, match=r"on host elsewhere.*If that process is gone on another host, delete"):
         lock.acquire(path, "sweep", "run it again")

@@ -70,6 +70,8 @@ def release(path):
     owner = _read(path)
     if owner.get("pid") == os.getpid() and owner.get("host") == socket.gethostname():
         path.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # a sweep that failed its checks before writing anything leaves no folder
+            path.parent.rmdir()
 
 
 def _read(path):

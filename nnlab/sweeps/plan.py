@@ -151,7 +151,6 @@ class SweepPlan:
         from nnlab.sweeps.trial import SweepTuner, trial_seed
 
         oracles.check_files(tables.project_dir(self.sweep_dir), self.sweep_dir)
-        oracles.check_trials_present(tables.project_dir(self.sweep_dir), self.sweep_dir)
         oracle = oracles.make_oracle(
             self.algorithm,
             self.objective,
