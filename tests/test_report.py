@@ -183,7 +183,7 @@ def test_sweep_trials_sorted_with_best_config_counts_and_figures(results, built)
     section = _section(markdown, f"Sweep {sweep_id}")
     # trial_curves.png was written by the sweep; the other views are drawn by the report from trials.csv.
     assert "val_accuracy per epoch, one line per trial*" in section
-    for caption in ("against learning rate", "learning rate × width", "All hyperparameters at once"):
+    for caption in ("against learning_rate", "learning_rate × width", "All hyperparameters at once"):
         assert re.search(re.escape(caption) + r"[^*]*\(drawn by the report\)", section), caption
     assert page.count("<img") >= markdown.count("](report_files/")
 
@@ -201,8 +201,8 @@ def test_reproducibility_from_env_json(results, built):
     rows = _table_rows(markdown, "Experiment tinyclass", "Reproducibility")
     env = json.loads((results["default"] / "env.json").read_text())
     (row,) = [row for row in rows if row[0] == results["default"].name]
-    assert row[1] == str(env["seed"]) and row[5] == env["tensorflow"] and row[6] == env["keras"]
-    assert row[4] == env["devices"]["used"]
+    assert row[1] == str(env["seed"]) and row[6] == env["tensorflow"] and row[7] == env["keras"]
+    assert row[5] == env["devices"]["used"]
     assert row[2] == ((env["git_commit"] or "")[:12] or "not a git checkout")
 
 
@@ -321,9 +321,11 @@ def _write_sweep(path, trial_runs):
         "objective": {"name": "val_accuracy", "value": best["best_objective"]},
     }))  # fmt: skip
     (path / "sweep.json").write_text(json.dumps(_sweep_spec(path.name, "done", 2, 1, best["trial_id"])))
-    from nnlab.report import figures as report_figures
+    from nnlab.plots import sweeps as sweep_plots
 
-    (path / "trial_curves.png").write_bytes(report_figures.trial_curves(long, "val_accuracy", "trial curves"))
+    sweep_plots.draw_all(path, "val_accuracy", "max", ("learning_rate", "width"))
+    for name in ("objective_vs_learning_rate.png", "lr_width_heatmap.png"):
+        (path / name).unlink()  # drawn by the report instead, as for a sweep that stopped before drawing them
     return path
 
 

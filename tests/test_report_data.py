@@ -5,7 +5,7 @@ import json
 import pytest
 
 from nnlab import report
-from nnlab.report import figures as report_figures
+from nnlab.plots import images
 from nnlab.report import read as report_data
 from nnlab.report import runs as report_runs
 from nnlab.report import sweeps as report_sweeps
@@ -123,7 +123,7 @@ def test_sweep_keeps_trial_ids_as_text_and_sorts_min_objectives(tmp_path):
 
 
 def test_truncated_gif_gives_no_frame_rather_than_an_error(tmp_path):
-    assert report_figures.gif_last_frame(write(tmp_path / "line_fit.gif", b"GIF89a\x10\x00")) is None
+    assert images.gif_last_frame(write(tmp_path / "line_fit.gif", b"GIF89a\x10\x00")) is None
 
 
 def test_report_of_broken_runs_still_builds(tmp_path):

@@ -25,7 +25,7 @@ def test_report_shows_a_real_two_trial_sweep(make_experiment, results_dir):
     best = json.loads((result.sweep_dir / "best_config.json").read_text())
     assert f"Best trial {best['trial_id']}" in section and f"from={result.sweep_dir}/best_config.json" in section
     # The sweep's own three PNGs are embedded as written; only the parallel coordinates are the report's.
-    for caption in ("against learning rate", "over learning rate × width", "one line per trial"):
+    for caption in ("against learning_rate", "over learning_rate × width", "one line per trial"):
         assert re.search(re.escape(caption) + r"[^*\n]*\*", section), caption
     assert section.count("(drawn by the report)") == 2  # the parallel-coordinates figure's alt text and caption
     assert "All hyperparameters at once" in section

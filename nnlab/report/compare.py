@@ -1,8 +1,8 @@
 """The report's comparison of chosen runs side by side: config differences, metric deltas, curves overlaid."""
 
 from nnlab.errors import NnlabError
+from nnlab.plots import curves
 from nnlab.report import blocks as doc
-from nnlab.report import figures as report_figures
 from nnlab.report import repro as report_repro
 from nnlab.report import runs as report_runs
 
@@ -42,8 +42,12 @@ def section(runs):
         doc.Heading(3, "Metrics"),
         metrics_table(runs, labels),
     ]
-    image = report_figures.curves(
-        [(run.run_id, run.history) for run in runs], "compared runs: " + " vs ".join(run.run_id for run in runs)
+    image = curves.png_bytes(
+        curves.overlay(
+            [(run.run_id, run.history) for run in runs],
+            "compared runs: " + " vs ".join(run.run_id for run in runs),
+            report_runs.compiled_metrics(runs),
+        )
     )
     if image:
         name = doc.file_name("compare", *(run.run_id for run in runs))[:150] + ".png"

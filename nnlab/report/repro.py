@@ -2,7 +2,20 @@
 
 from nnlab.report import blocks as doc
 
-COLUMNS = ["run", "seed", "git commit", "dirty", "device", "tensorflow", "keras", "numpy", "python", "command"]
+COLUMNS = [
+    "run",
+    "seed",
+    "git commit",
+    "dirty",
+    "experiment module",
+    "device",
+    "tensorflow",
+    "keras",
+    "numpy",
+    "python",
+    "command",
+]
+NOT_REPRODUCIBLE = "not reproducible from the commit"
 
 
 def table(runs):
@@ -19,6 +32,7 @@ def table(runs):
                 doc.plain(env.get("seed", run.config.get("seed"))),
                 (env.get("git_commit") or "")[:12] or "not a git checkout",
                 dirty(env.get("git_dirty")),
+                module(env),
                 device(env),
                 doc.plain(env.get("tensorflow")),
                 doc.plain(env.get("keras")),
@@ -30,7 +44,11 @@ def table(runs):
     return doc.Table(
         COLUMNS,
         rows,
-        caption="Dirty: the git tree had uncommitted changes, so the commit alone does not reproduce the run.",
+        caption=(
+            "Dirty: the git tree had uncommitted changes, so the commit alone does not reproduce the run. "
+            f"Experiment module: whether the commit holds the experiment file as it ran ({NOT_REPRODUCIBLE} when "
+            "the file was untracked or modified; its SHA-256 prefix identifies the source that ran)."
+        ),
     )
 
 
@@ -45,6 +63,24 @@ def device(env):
     if used and env.get("deterministic_ops"):
         return f"{used} (deterministic ops)"
     return used
+
+
+def module(env):
+    """Whether a recorded commit holds the experiment module as it ran (env.json's `experiment_tracked`).
+
+    The module may live in another repository than nnlab's checkout; then its own commit is named. Runs recorded
+    before nnlab wrote these fields say 'unknown': git_dirty alone never covered untracked experiment files."""
+    tracked = env.get("experiment_tracked")
+    digest = env.get("experiment_sha256")
+    suffix = f" (sha256 {digest[:12]})" if isinstance(digest, str) and digest else ""
+    if tracked is True:
+        commit = env.get("experiment_commit")
+        if isinstance(commit, str) and commit and commit != env.get("git_commit"):
+            return doc.Cell(f"in commit {commit[:12]} of {env.get('experiment_repository') or '?'}{suffix}", "done")
+        return doc.Cell(f"in the commit{suffix}", "done")
+    if tracked is False:
+        return doc.Cell(f"{NOT_REPRODUCIBLE}: untracked or modified{suffix}", "failed")
+    return doc.Cell("unknown", "missing")
 
 
 def dirty(value):

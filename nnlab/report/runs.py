@@ -4,14 +4,26 @@ Reads only the Run records (nnlab.report.read); every cell tolerates a missing f
 half-written run is a row that says so rather than a gap or a crash.
 """
 
-from nnlab.plots import curves
+from nnlab.plots import curves, images
 from nnlab.report import blocks as doc
-from nnlab.report import figures as report_figures
 from nnlab.report import read as report_data
 from nnlab.report import repro as report_repro
 from nnlab.results import layout, ranking
 
-# How "best" is decided, in order of preference: the first measure any run of the experiment has wins.
+# metrics.json keys nnlab itself writes; any other key came from the experiment's `summarize(job)` hook.
+RUNNER_KEYS = {
+    "status",
+    "epochs_run",
+    "resumed_at_epoch",
+    "final",
+    "train_seconds",
+    "seconds_per_epoch",
+    "test",
+    "variants",
+    "best",
+    "errors",
+    "message",
+}
 
 
 def section(experiment):
@@ -24,12 +36,15 @@ def section(experiment):
     blocks += [doc.Heading(3, "Runs (newest first)"), runs_table(runs, best)]
     latest = next((run for run in runs if run.history is not None and len(run.history)), None)
     shown = list(dict.fromkeys(run for run in (latest, best) if run is not None))
-    image = report_figures.curves(
-        [(f"{role(run, latest, best)} {run.run_id}", run.history) for run in shown],
-        f"{experiment.name}: learning curves of the latest and best run",
+    image = curves.png_bytes(
+        curves.overlay(
+            [(f"{role(run, latest, best)} {run.run_id}", run.history) for run in shown],
+            f"{experiment.name}: learning curves of the latest and best run",
+            compiled_metrics(shown),
+        )
     )
     if image:
-        caption = "Dashed: training; solid: validation. " + "; ".join(
+        caption = "Dashed: training; solid: validation; tracked values (from `track`) solid. " + "; ".join(
             f"{role(run, latest, best)}: {run.run_id}" for run in shown
         )
         blocks += [
@@ -38,6 +53,7 @@ def section(experiment):
         ]
     latest_done = next((run for run in runs if run.status == "done"), None)
     for run in dict.fromkeys(run for run in (latest_done, best) if run is not None):
+        blocks += module_summary_blocks(run, role(run, latest_done, best))
         blocks += experiment_figures(run, role(run, latest_done, best))
     study = next((run for run in runs if run.variants), None)
     if study is not None:
@@ -69,10 +85,10 @@ def measure(run, group, metric):
 
 
 def runs_table(runs, best=None):
-    names = metric_names(runs)
+    names, tracked = metric_names(runs), tracked_names(runs)
     tests = list(dict.fromkeys(name for run in runs for name in run.test))
     columns = ["run", "started", "status", "overrides", "epochs"]
-    columns += [f"{prefix}{name}" for name in names for prefix in ("train ", "val ")]
+    columns += [f"{prefix}{name}" for name in names for prefix in ("train ", "val ")] + tracked
     columns += [f"test {name}" for name in tests] + ["wall time", "device", "notes"]
     rows = []
     for run in runs:
@@ -85,6 +101,7 @@ def runs_table(runs, best=None):
             epochs(run),
         ]
         row += [doc.number(final.get(prefix + name)) for name in names for prefix in ("", "val_")]
+        row += [doc.number(final.get(name)) for name in tracked]
         row += [doc.number(run.test.get(name)) for name in tests]
         row += [doc.seconds(wall_seconds(run)), report_repro.device(run.env), notes(run)]
         rows.append(row)
@@ -92,9 +109,31 @@ def runs_table(runs, best=None):
 
 
 def metric_names(runs):
-    """Base metric names across the runs' final rows (loss first), without epoch/time columns."""
+    """Base metric names across the runs' final rows (loss first), without epoch/time columns or tracked values."""
+    tracked = set(tracked_names(runs))
     names = [key.removeprefix("val_") for run in runs for key in run.final if key not in curves.NOT_METRICS]
-    return sorted(dict.fromkeys(names), key=lambda name: name != "loss")
+    return sorted((name for name in dict.fromkeys(names) if name not in tracked), key=lambda name: name != "loss")
+
+
+def tracked_names(runs):
+    """Values an experiment's `track(model)` recorded (w, b, ...): final-row keys that are not metrics of any run.
+
+    A name some run has a validation twin for, or compiles as a metric, is a metric for every run."""
+    metrics = set(compiled_metrics(runs))
+    metrics |= {key.removeprefix("val_") for run in runs for key in run.final if key.startswith("val_")}
+    return list(dict.fromkeys(name for run in runs for name in curves.tracked_names(run.final, metrics)))
+
+
+def compiled_metrics(runs):
+    """The metric names the runs' configs compile (config.json's `metrics`), for telling them from tracked values."""
+    names = []
+    for run in runs:
+        declared = run.config.get("metrics")
+        if isinstance(declared, (list, tuple)):
+            names += [str(name) for name in declared]
+        elif isinstance(declared, str):
+            names.append(declared)
+    return list(dict.fromkeys(names))
 
 
 def summary(runs, best, criterion, sweeps):
@@ -168,7 +207,7 @@ def experiment_figures(run, run_role):
             continue  # shown in the study's own section
         _, mode = _file(path)
         if path.suffix == ".gif":
-            data, name, caption = report_figures.gif_last_frame(path), f"{path.stem}-last-frame.png", "last frame of "
+            data, name, caption = images.gif_last_frame(path), f"{path.stem}-last-frame.png", "last frame of "
         else:
             (data, _), name, caption = _file(path), path.name, ""
         if data:
@@ -190,11 +229,59 @@ def learning_curve_files(run):
     return names
 
 
+def module_summary(run):
+    """What the experiment's `summarize(job)` hook added to metrics.json (e.g. least squares, a converged verdict)."""
+    return {key: value for key, value in run.metrics.items() if key not in RUNNER_KEYS}
+
+
+def module_summary_blocks(run, run_role):
+    """The module's summary as a verdict line (when it has `converged`) and a table of every entry, flattened."""
+    summary = module_summary(run)
+    if not summary:
+        return []
+    blocks = [doc.Heading(3, f"Summary of the {run_role} run {run.run_id} (from {run.experiment}'s summarize)")]
+    if isinstance(summary.get("converged"), bool):
+        verdict = "converged" if summary["converged"] else "not converged"
+        detail = summary.get("convergence")
+        reason = detail.get("reason") if isinstance(detail, dict) else None
+        text = f"Verdict: {verdict}" + (f" — {reason}" if isinstance(reason, str) and reason else ".")
+        blocks.append(doc.Text(text) if summary["converged"] else doc.Note(text))
+    rows = [[key, _summary_value(value)] for key, value in flatten(summary) if key != "convergence.reason"]
+    blocks.append(doc.Table(["entry", "value"], rows))
+    return blocks
+
+
+def flatten(record, prefix=""):
+    """[(dotted key, value)] for a nested dict: {"least_squares": {"w": 2.0}} -> [("least_squares.w", 2.0)]."""
+    pairs = []
+    for key, value in record.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            pairs += flatten(value, f"{name}.")
+        else:
+            pairs.append((name, value))
+    return pairs
+
+
+def _summary_value(value):
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return doc.number(value)
+    if isinstance(value, (list, tuple)):
+        return doc.plain(value)
+    return str(value)[:300]
+
+
 def study_blocks(run):
     """A study run (several variants in one directory): each variant's final metrics, and their curves overlaid."""
-    tables = run.variants.values()
-    names = list(dict.fromkeys(name for table in tables if table is not None for name in curves.metric_names(table)))
-    columns = ["variant", "epochs"] + [f"{p}{name}" for name in names for p in ("", "val_")] + ["test", "seconds"]
+    tables = [table for table in run.variants.values() if table is not None]
+    metrics = compiled_metrics([run])
+    tracked = list(dict.fromkeys(name for table in tables for name in curves.tracked_names(table.columns, metrics)))
+    names = [name for table in tables for name in curves.metric_names(table) if name not in tracked]
+    names = list(dict.fromkeys(names))
+    columns = ["variant", "epochs"] + [f"{p}{name}" for name in names for p in ("", "val_")] + tracked
+    columns += ["test", "seconds"]
     stored_variants = run.metrics.get("variants") if isinstance(run.metrics.get("variants"), dict) else {}
     rows = []
     for variant, history in run.variants.items():
@@ -208,6 +295,7 @@ def study_blocks(run):
         row = [label, doc.number(epochs_run)] + [
             doc.number(final.get(p + name)) for name in names for p in ("", "val_")
         ]
+        row += [doc.number(final.get(name)) for name in tracked]
         rows.append(
             row + [", ".join(f"{k} {doc.number(v)}" for k, v in test.items()), doc.seconds(stored.get("train_seconds"))]
         )
@@ -216,7 +304,9 @@ def study_blocks(run):
     blocks = [doc.Heading(3, f"Study {run.run_id}: variants"), doc.Table(columns, rows, caption=caption)]
     # The study's own overlay when it drew one; drawn here for a study that stopped before it.
     image, mode = _file(run.path / layout.STUDY_COMPARISON)
-    image = image or report_figures.curves(list(run.variants.items()), f"study {run.run_id}: variants")
+    image = image or curves.png_bytes(
+        curves.overlay(list(run.variants.items()), f"study {run.run_id}: variants", compiled_metrics([run]))
+    )
     if image:
         name = doc.file_name(run.experiment, run.run_id, "variants.png")
         blocks.append(doc.Figure(name, image, "Variants overlaid. Dashed: training; solid: validation.", mode))

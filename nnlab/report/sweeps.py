@@ -1,19 +1,21 @@
 """The report's section for one sweep: counts, the best config, trials sorted by objective, and its figures.
 
 The sweep's own PNGs (written by nnlab.sweeps.tuning) are embedded as they are; when a sweep stopped before writing
-one, the report draws it from trials.csv / history.csv instead, so a half-finished sweep still shows what it has.
+one, the report draws it from trials.csv / history.csv with the same nnlab.plots.sweeps function, so a half-finished
+sweep still shows what it has.
 """
 
 import json
 
 import pandas as pd
 
+from nnlab.plots import curves
+from nnlab.plots import sweeps as sweep_plots
 from nnlab.report import blocks as doc
-from nnlab.report import figures as report_figures
 from nnlab.report import read as report_data
 from nnlab.results import layout
 
-OBJECTIVE = "best_objective"  # trials.csv column holding each trial's best value of the sweep's objective
+OBJECTIVE = sweep_plots.OBJECTIVE  # trials.csv column holding each trial's best value of the sweep's objective
 NOT_PARAMETERS = {"trial_id", "status", OBJECTIVE, "last_objective", "best_epoch", "epochs_run", "seconds"}
 
 
@@ -136,45 +138,58 @@ def trials_table(trials, best_trial):
     return doc.Table(columns, rows)
 
 
+def axes(sweep, params):
+    """The two fields the sweep's figures show: sweep.json's `axes`, else the rule applied to its search space."""
+    recorded = sweep.spec.get("axes")
+    if isinstance(recorded, list) and recorded and all(isinstance(name, str) for name in recorded):
+        return recorded[0], recorded[1] if len(recorded) > 1 else None
+    return sweep_plots.sweep_axes(params)
+
+
 def figures(sweep, trials, params, objective, direction, best_trial):
     """The sweep's figures: its own PNGs where it wrote them, otherwise drawn here from its CSVs."""
     name = sweep.experiment, "sweep", sweep.sweep_id
-    has_trials = trials is not None and len(trials) > 0
+    first, second = axes(sweep, params)
+    best = "lowest" if direction == "min" else "highest"
+    coloured = f", coloured by {second}" if second else ""
     wanted = [
         (
-            layout.OBJECTIVE_VS_LEARNING_RATE,
-            f"{objective} against learning rate, one point per trial",
-            lambda: report_figures.objective_vs(trials, "learning_rate", OBJECTIVE, objective) if has_trials else None,
+            [layout.objective_vs(first)] if first else [],
+            f"best {objective} against {first}, one point per trial{coloured}",
+            lambda: sweep_plots.objective_vs(trials, first, objective, direction, colour_field=second),
         ),
         (
-            layout.LEARNING_RATE_WIDTH_HEATMAP,
-            f"{objective} over learning rate × width",
-            lambda: (
-                report_figures.heatmap(trials, "learning_rate", "width", OBJECTIVE, objective) if has_trials else None
-            ),
+            [layout.heatmap(first, second)],
+            f"{best} {objective} over {first} × {second or 'all trials'} ({direction}imised objective)",
+            lambda: sweep_plots.heatmap(trials, first, second, objective, direction),
         ),
         (
-            "parallel_coordinates.png",
+            [layout.PARALLEL_COORDINATES],
             "All hyperparameters at once: one line per trial, coloured by objective, best in red",
-            lambda: (
-                report_figures.parallel_coordinates(trials, params, OBJECTIVE, direction, best_trial, objective)
-                if has_trials
-                else None
-            ),
+            lambda: sweep_plots.parallel_coordinates(trials, params, objective, direction, best_trial),
         ),
         (
-            layout.TRIAL_CURVES,
+            [layout.TRIAL_CURVES],
             f"{objective} per epoch, one line per trial",
-            lambda: report_figures.trial_curves(sweep.history, objective, f"{objective} per trial"),
+            lambda: sweep_plots.trial_curves(sweep.history, objective, f"{objective} per trial"),
         ),
     ]
     blocks = []
-    for file_name, caption, draw in wanted:
-        data, mode = _file(sweep.path / file_name)
-        if not data:
-            data, caption = draw(), f"{caption} (drawn by the report)"
-        if data:
-            blocks.append(doc.Figure(doc.file_name(*name, file_name), data, caption, mode))
+    for file_names, caption, draw in wanted:
+        # A sweep from before sweep.json recorded its axes drew its heatmap with max even for a minimised
+        # objective: that picture is redrawn rather than shown.
+        trusted = "axes" in sweep.spec or file_names != [layout.heatmap(first, second)]
+        found = None
+        for file in file_names if trusted else []:
+            data, mode = _file(sweep.path / file)  # a copy keeps the stored PNG's permissions
+            if data:
+                found = file, data, mode
+                break
+        if found is None and file_names:
+            found = file_names[0], curves.png_bytes(draw()), None
+            caption = f"{caption} (drawn by the report)"
+        if found and found[1]:
+            blocks.append(doc.Figure(doc.file_name(*name, found[0]), found[1], caption, found[2]))
     return ([doc.Heading(4, "Figures")] + blocks) if blocks else []
 
 

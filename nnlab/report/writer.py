@@ -4,7 +4,8 @@ Reads only the files in the results directory and never trains. Each part of the
 blocks (nnlab.report.blocks) by its own module, then rendered twice:
   - report_data: reads run and sweep directories, tolerating missing and half-written files;
   - report_runs / report_sweeps / report_compare / report_repro: the sections;
-  - report_figures: the figures no run or sweep wrote itself (overlays, parallel coordinates);
+  - nnlab.plots: the figures no run or sweep wrote itself (overlays, parallel coordinates), drawn by the same
+    functions `nnlab run` and `nnlab tune` use;
   - report_render: HTML with every image embedded, and Markdown with images under results/report_files/.
 
     make report                      # everything

@@ -64,12 +64,26 @@ SWEEP = "sweep.json"
 TRIALS = "trials.csv"
 SWEEP_HISTORY = "history.csv"  # the long table: one row per (trial, epoch)
 BEST_CONFIG = "best_config.json"
-OBJECTIVE_VS_LEARNING_RATE = "objective_vs_learning_rate.png"
-LEARNING_RATE_WIDTH_HEATMAP = "lr_width_heatmap.png"
 TRIAL_CURVES = "trial_curves.png"
+PARALLEL_COORDINATES = "parallel_coordinates.png"  # drawn by the report, which embeds one a sweep holds
 PROCESSES = "processes.json"
 CHIEF_LOCK = "chief.lock"  # the process playing the sweep's chief role (nnlab.results.lock)
 LOGS = "logs"
+
+
+def heatmap(first, second):
+    """<first>_<second>_heatmap.png: the best objective over the sweep's two axes (nnlab.plots.sweeps).
+
+    learning_rate is written "lr", so mnist's sweep keeps the name it always had (lr_width_heatmap.png); a sweep
+    over one field gets <first>_heatmap.png.
+    """
+    short = {"learning_rate": "lr"}
+    return "_".join(short.get(field, field) for field in (first, second) if field) + "_heatmap.png"
+
+
+def objective_vs(field):
+    """objective_vs_<field>.png: each trial's best objective against one hyperparameter (the sweep's first axis)."""
+    return f"objective_vs_{field}.png"
 
 
 def role_log(role):

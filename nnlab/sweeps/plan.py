@@ -15,6 +15,7 @@ import numpy as np
 from nnlab import config as config_lib
 from nnlab import search_space
 from nnlab.errors import NnlabError
+from nnlab.plots import sweeps as sweep_plots
 from nnlab.results import atomic, layout, ranking
 
 SETTINGS = {"algorithm": str, "max_trials": int, "sweep": str, "objective": str, "direction": str, "factor": int}
@@ -65,6 +66,7 @@ class SweepPlan:
     sweep_id: str
     sweep_dir: Path
     workers: int
+    axes: tuple = (None, None)  # the two fields the sweep's figures show (nnlab.plots.sweeps.sweep_axes)
     seconds: float = 0.0
     setup: object = None
     splits: object = None
@@ -81,6 +83,7 @@ class SweepPlan:
             "max_trials": self.max_trials,
             "seed": self.config.seed,
             "search_space": {name: search_space.describe(spec) for name, spec in self.space.items()},
+            "axes": [axis for axis in self.axes if axis],
             "overrides": config_lib.changed_fields(self.config, self.experiment.config_class()),
             "workers": self.workers,
         }
@@ -187,6 +190,7 @@ def plan_settings(experiment, overrides, results_dir, workers):
             f"{where}: the overrides {sorted(pairs)} pin every SEARCH_SPACE field, so nothing is left to sweep; "
             f"drop one of them (use `make run` to train a single config)."
         )
+    axes = sweep_plots.sweep_axes(space, experiment.optional("SWEEP_AXES"), declared, f"{experiment.path}: SWEEP_AXES")
     algorithm = settings.get("algorithm", "random")
     if algorithm not in ("random", "grid", "bayesian", "hyperband"):
         raise NnlabError(f"{where}: algorithm={algorithm!r} is unknown; use random, grid, bayesian or hyperband.")
@@ -223,6 +227,7 @@ def plan_settings(experiment, overrides, results_dir, workers):
         sweep_id=sweep_id,
         sweep_dir=Path(results_dir) / experiment.name / layout.SWEEPS / sweep_id,
         workers=workers,
+        axes=axes,
     )
 
 

@@ -161,7 +161,8 @@ def finish(sweep):
     from nnlab.plots import sweeps as sweep_plots
 
     summary = tables.refresh(sweep.sweep_dir, list(sweep.space), sweep.objective, sweep.direction)
-    sweep_plots.draw_all(sweep.sweep_dir, sweep.objective)
+    axes = sweep.axes if sweep.axes[0] else sweep_plots.sweep_axes(sweep.space)
+    sweep_plots.draw_all(sweep.sweep_dir, sweep.objective, sweep.direction, axes)
     if summary.best is None:
         message = _failed_message(sweep, summary)
         _write_status(sweep, status.FAILED, message, summary)

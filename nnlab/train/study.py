@@ -13,9 +13,9 @@ job.train_model, and writes per variant history-<variant>.csv, model-<variant>.k
 import dataclasses
 import re
 import sys
+from pathlib import Path
 
 import keras
-import matplotlib.pyplot as plt
 import pandas as pd
 
 from nnlab import config as config_lib
@@ -105,7 +105,8 @@ def train_variants(experiment, config, splits, setup, run_dir, verbose):
     if metrics["best"]:
         best = metrics["best"]
         print(f"best variant: {best['variant']} ({best['by']} {best['value']:.4f})", file=sys.stderr)
-    plot_comparison({name: job.history.path for name, job in jobs.items()}, run_dir.file(COMPARISON))
+    histories = {name: job.history.path for name, job in jobs.items()}
+    plot_comparison(histories, run_dir.file(COMPARISON), config.metrics)
     return StudyJob(experiment, config, splits, run_dir, jobs, metrics)
 
 
@@ -120,19 +121,8 @@ def best_variant(variants):
     return {}
 
 
-def plot_comparison(history_csvs, path):
-    """One panel per metric, every variant's curve overlaid (validation solid, training dashed)."""
-    histories = {name: pd.read_csv(csv) for name, csv in history_csvs.items()}
-    names = list(dict.fromkeys(metric for table in histories.values() for metric in curves.metric_names(table)))
-    figure, axes_row = plt.subplots(1, len(names), figsize=(5.5 * len(names), 4), squeeze=False)
-    colours = plt.get_cmap("tab10")
-    for axes, metric in zip(axes_row[0], names, strict=True):
-        for index, (variant, table) in enumerate(histories.items()):
-            columns = [(column, style) for column, style in ((f"val_{metric}", "-"), (metric, "--")) if column in table]
-            for number, (column, style) in enumerate(columns):
-                label = variant if number == 0 else None
-                axes.plot(table["epoch"] + 1, table[column], style, marker=".", color=colours(index % 10), label=label)
-        axes.set(xlabel="epoch", ylabel=metric, title=f"{metric}: validation (solid), training (dashed)")
-        axes.grid(alpha=0.3)
-        axes.legend(fontsize="small")
-    return curves.save(figure, path)
+def plot_comparison(history_csvs, path, metrics=()):
+    """Every variant's curves overlaid, one panel per metric (nnlab.plots.curves.overlay, as the report draws it)."""
+    histories = [(name, pd.read_csv(csv)) for name, csv in history_csvs.items()]
+    figure = curves.overlay(histories, f"study {Path(path).parent.name}: variants", metrics, max_panels=None)
+    return curves.save(figure, path) if figure is not None else None

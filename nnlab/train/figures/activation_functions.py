@@ -32,7 +32,7 @@ def draw(job):
         axes.axhline(0, color="grey", linewidth=0.5)
         axes.set(xlabel="z", title=name)
         axes.grid(alpha=0.3)
-        axes.legend(fontsize="small")
+        curves.legend_below(axes, fontsize="small", ncol=2)
     return [curves.save(figure, job.run_dir.file(layout.ACTIVATION_FUNCTIONS))]
 
 

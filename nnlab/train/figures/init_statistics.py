@@ -45,7 +45,7 @@ def draw(job):
             xlabel="Dense layer (1 = first; the last is the output)", yscale="log", title=f"at initialisation: {title}"
         )
         axes.grid(alpha=0.3, which="both")
-        axes.legend(fontsize="small")
+        curves.legend_below(axes, fontsize="small", ncol=3)
     return [curves.save(figure, job.run_dir.file(layout.INIT_STATISTICS))]
 
 

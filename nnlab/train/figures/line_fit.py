@@ -61,7 +61,7 @@ def _lines(job, history, x, y, span, ols):
     )
     norm = matplotlib.colors.Normalize(1, len(history))
     figure.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap=colours), ax=axes, label="epoch")
-    axes.legend(loc="upper left")
+    curves.legend_below(axes, ncol=2)
     return curves.save(figure, job.run_dir.file(layout.LINE_FIT))
 
 
@@ -70,15 +70,15 @@ def _trajectory(job, history, ols):
     epochs = history["epoch"] + 1
     for column, label in (("loss", "train"), ("val_loss", "validation")):
         if column in history:
-            panels[0].plot(epochs, history[column], label=label)
+            panels[0].plot(epochs, history[column], marker=".", label=label)  # a marker: one epoch is one point
     panels[0].set(xlabel="epoch", ylabel="loss", title="loss", yscale="log")
-    panels[0].legend()
     for axes, name, target in ((panels[1], "w", ols[0]), (panels[2], "b", ols[1])):
-        axes.plot(epochs, history[name], label=f"learned {name}")
+        axes.plot(epochs, history[name], marker=".", label=f"learned {name}")
         axes.axhline(target, color="red", linestyle="--", label=f"least squares {target:.4f}")
         axes.set(xlabel="epoch", ylabel=name, title=f"{name} per epoch")
-        axes.legend()
     for axes in panels:
+        curves.integer_epochs(axes)
+        curves.legend_below(axes, ncol=2)
         axes.grid(alpha=0.3)
     return curves.save(figure, job.run_dir.file(layout.LINE_FIT_TRAJECTORY))
 
@@ -90,7 +90,7 @@ def _animation(job, history, x, y, span, ols):
     axes.plot(span, ols[0] * span + ols[1], "r--", linewidth=1.5, label="least squares")
     (line,) = axes.plot([], [], color="tab:blue", linewidth=2.5, label="fit")
     axes.set(xlabel="x", ylabel="y")
-    axes.legend(loc="upper left")
+    axes.legend(loc="best")  # placed on the first frame, away from the data and the least-squares line
 
     def show(index):
         row = frames.iloc[index]
