@@ -1,4 +1,4 @@
-"""Read-only and full file systems: one `nnlab: error:` paragraph and exit code 2, never a traceback.
+"""Read-only and full file systems (a run, a sweep, a report): one `nnlab: error:` paragraph, exit code 2.
 
 Tests run as root, for whom chmod does not make a directory read-only, so the file systems are real: small tmpfs
 mounts inside a private mount namespace (`unshare -m`), gone when the script ends.
@@ -20,9 +20,10 @@ pytestmark = pytest.mark.skipif(
 
 SCRIPT = """
 set -u
-mkdir -p "$ROOT/ro" "$ROOT/full" "$ROOT/report" "$ROOT/out"
+mkdir -p "$ROOT/ro" "$ROOT/full" "$ROOT/sweep" "$ROOT/report" "$ROOT/out"
 mount -t tmpfs -o size=1m tmpfs "$ROOT/ro" && mount -o remount,ro "$ROOT/ro"
 mount -t tmpfs -o size=40k tmpfs "$ROOT/full"
+mount -t tmpfs -o size=40k tmpfs "$ROOT/sweep"
 mount -t tmpfs -o size=1m tmpfs "$ROOT/report"
 cp -r "$SEED/." "$ROOT/report/"
 dd if=/dev/zero of="$ROOT/report/filler" bs=4k 2>/dev/null
@@ -30,6 +31,8 @@ for case in ro full; do
   "$PYTHON" -m nnlab.cli --results "$ROOT/$case" run tiny epochs=2 > "$ROOT/out/$case.log" 2>&1
   echo $? > "$ROOT/out/$case.rc"
 done
+"$PYTHON" -m nnlab.cli --results "$ROOT/sweep" tune tiny max_trials=1 epochs=1 > "$ROOT/out/sweep.log" 2>&1
+echo $? > "$ROOT/out/sweep.rc"
 "$PYTHON" -m nnlab.cli --results "$ROOT/report" report > "$ROOT/out/report.log" 2>&1
 echo $? > "$ROOT/out/report.rc"
 cat "$ROOT"/full/tiny/*/status.json > "$ROOT/out/full-status.json" 2>/dev/null
@@ -63,6 +66,7 @@ def test_read_only_and_full_disks_give_one_paragraph(tmp_path, make_experiment):
     expected = {
         "ro": "the file system is read-only",
         "full": "(No space left on device): the disk is full. Free space there and run the same command again",
+        "sweep": "the disk is full. Free space there and run the same command again",
         "report": "the disk is full",
     }
     for case, advice in expected.items():

@@ -4,6 +4,7 @@ Each test drives the real `nnlab` entry point (in-process where it can, so Tenso
 tiny sweepable experiment, and checks the exit code, the one-paragraph message and what is left on disk.
 """
 
+import errno
 import json
 import os
 import signal
@@ -167,3 +168,22 @@ def test_a_torn_or_undecodable_history_row_is_not_data(tmp_path):
     assert [row["epoch"] for row in history.read_rows(path)] == [0, 2]
     path.write_bytes(bytes(range(256)))
     assert history.read_rows(path) == []
+
+
+def test_a_sweep_stopped_by_a_full_disk_says_free_space_and_keeps_the_trial_unfinished(
+    tiny, results_dir, monkeypatch, capsys
+):
+    from nnlab.sweeps import trial
+
+    def disk_full(self, trial_to_run):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))  # what a write to a full disk raises
+
+    monkeypatch.setattr(trial.SweepTuner, "run_trial", disk_full)
+    assert _nnlab(results_dir, "tune", "tiny", "max_trials=2", "epochs=1") == 2
+    message = _one_error(capsys)
+    assert "the disk is full. Free space there and run the same command again" in message
+    assert "stopped with its trial unfinished" in message and "sweep=<new-name>" not in message
+    [sweep_dir] = (results_dir / "tiny" / "sweeps").iterdir()
+    assert json.loads((sweep_dir / "sweep.json").read_text())["status"] == status.FAILED
+    states = [json.loads(path.read_text())["status"] for path in sweep_dir.glob("tuner/trial_*/trial.json")]
+    assert states and "FAILED" not in states, "a full disk is not the trial's failure"
