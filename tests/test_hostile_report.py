@@ -9,6 +9,7 @@ readable by its owner only.
 import html
 import html.parser
 import json
+import os
 import urllib.parse
 from pathlib import Path
 
@@ -64,6 +65,8 @@ def hostile_tree(tmp_path):
     _write(odd / "own.png", PNG)
     (odd / "own.png").chmod(0o640)
     (results / "linked-experiment").symlink_to(outside)  # a whole directory outside the tree
+    (odd / "env.json").unlink()
+    os.mkfifo(odd / "env.json")  # a named pipe would block a reader for ever
     sweep = results / EVIL_EXPERIMENT / "sweeps" / "random-0123"
     _write(
         sweep / "sweep.json",

@@ -271,6 +271,8 @@ def local_file(path):
     path = Path(path)
     if not inside(path, path.parent):
         raise OutsideError(f"{path.name} is a link to a file outside its directory; not read")
+    if not stat.S_ISREG(os.stat(path).st_mode):  # a named pipe would block the report for ever
+        raise OutsideError(f"{path.name} is not a regular file; not read")
     with open(path, "rb") as stream:
         return stream.read(), stat.S_IMODE(os.fstat(stream.fileno()).st_mode)
 

@@ -71,7 +71,8 @@ def tune(name, overrides=(), results_dir="results", workers=0, verbose=None, exp
             return _run(sweep, role, workers, verbose)
         except (status.Interrupted, KeyboardInterrupt):  # SIGTERM, Ctrl-C: say how to continue
             if chief:
-                _write_status(sweep, status.INTERRUPTED, status.interrupted_message(again))
+                with suppress(OSError):  # a full disk must not hide the interruption
+                    _write_status(sweep, status.INTERRUPTED, status.interrupted_message(again))
             raise
 
 
@@ -168,7 +169,7 @@ def finish(sweep):
         _write_status(sweep, status.FAILED, message, summary)
         raise NnlabError(message)
     best_path = _write_best_config(sweep, summary.best)
-    unfinished = {status: n for status, n in summary.counts.items() if status not in ("COMPLETED", "FAILED")}
+    unfinished = {state: n for state, n in summary.counts.items() if state not in ("COMPLETED", "FAILED")}
     message = f"unfinished trials: {unfinished}; run the same command again to finish them" if unfinished else ""
     _write_status(sweep, status.DONE if not unfinished else status.FAILED, message, summary)
     best = summary.best
@@ -182,7 +183,7 @@ def finish(sweep):
 
 
 def _failed_message(sweep, summary):
-    counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items())) or "no trials"
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(summary.counts.items())) or "no trials"
     cause = f" The first failure: {summary.first_failure}" if summary.first_failure else ""
     if "No space left on device" in summary.first_failure or "Errno 28" in summary.first_failure:
         fix = "free space on that disk and run the same command again"
