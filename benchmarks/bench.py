@@ -74,8 +74,24 @@ def main(argv=None):
     title = f"nnlab vs seed programs, {os.cpu_count()} CPUs, load average {_load():.1f} (shared machine)"
     bench_output.plot(out / "bench.png", summary, title)
     print(bench_output.table(summary))
+    print(_overhead_line(summary))
     print(f"load average {_load():.2f} at the end; written to {out}/bench.csv, bench_summary.csv, bench.png")
     return summary
+
+
+def _overhead_line(summary):
+    """nnlab's first-epoch overhead as a fraction of its steady epoch, against the target of one half."""
+    rows = {row["benchmark"]: row for row in summary}
+    overhead = rows.get("mnist first-epoch overhead", {}).get("nnlab_median_s")
+    steady = next((row["nnlab_median_s"] for name, row in rows.items() if name.startswith("mnist epoch")), None)
+    if overhead is None or not steady:
+        return "mnist first-epoch overhead: not measured (needs at least 2 epochs)"
+    fraction = overhead / steady
+    verdict = "pass" if fraction <= 0.5 else "FAIL"
+    return (
+        f"mnist first-epoch overhead: nnlab {overhead:.2f} s = {fraction:.2f} of a steady epoch ({steady:.2f} s); "
+        f"target <= 0.5: {verdict}"
+    )
 
 
 def parse(argv):

@@ -20,6 +20,7 @@ MEASUREMENT_COLUMNS = [
     "warm_seconds",
     "wall_seconds",
     "epoch_seconds",
+    "first_epoch_overhead",
     "accuracy",
     "val_accuracy",
     "w",

@@ -8,7 +8,7 @@ import pytest
 
 from nnlab import NnlabError
 from nnlab.results import rundir
-from nnlab.train import custom_loop, devices, runner
+from nnlab.train import devices, loop, runner
 from nnlab.train import job as job_lib
 
 STEPPED = """
@@ -124,12 +124,12 @@ def test_epoch_values_are_averaged_weighting_each_batch_by_its_size(stepped_retu
 
 
 def test_chunks_do_not_change_the_numbers_and_both_routes_agree(stepped, results_dir, monkeypatch):
-    monkeypatch.setattr(custom_loop, "JIT_MIN_STEPS", 1)  # the XLA route, as for linreg's many tiny steps
+    monkeypatch.setattr(loop, "JIT_MIN_STEPS", 1)  # the XLA route, as for linreg's many tiny steps
     whole = history(run(results_dir, "epochs=12").run_dir)
-    monkeypatch.setattr(custom_loop, "CHUNK_SECONDS", 0.0)  # one epoch per compiled call
+    monkeypatch.setattr(loop, "CHUNK_SECONDS", 0.0)  # one epoch per compiled call
     chunked = history(run(results_dir, "epochs=12").run_dir)
     pd.testing.assert_frame_equal(whole.drop(columns="seconds"), chunked.drop(columns="seconds"), check_exact=True)
-    monkeypatch.setattr(custom_loop, "JIT_MIN_STEPS", 10**9)
+    monkeypatch.setattr(loop, "JIT_MIN_STEPS", 10**9)
     plain = history(run(results_dir, "epochs=12").run_dir)  # same shuffles, only rounding may differ
     columns = ["loss", "bias", "val_loss", "val_mae"]
     assert np.allclose(whole[columns], plain[columns], rtol=1e-4, atol=1e-6)
@@ -137,18 +137,18 @@ def test_chunks_do_not_change_the_numbers_and_both_routes_agree(stepped, results
 
 def test_a_killed_run_resumes_to_the_same_numbers(stepped, results_dir, monkeypatch):
     straight = history(run(results_dir, "epochs=6").run_dir)
-    monkeypatch.setattr(custom_loop, "CHUNK_SECONDS", 0.0)
-    original = custom_loop.Progress.update
+    monkeypatch.setattr(loop, "CHUNK_SECONDS", 0.0)
+    original = loop.Progress.update
 
     def kill_after_epoch_three(self, epochs_done, row, seconds):
         if epochs_done == 3:
             raise KeyboardInterrupt  # after epoch 3's row and checkpoint are written
         original(self, epochs_done, row, seconds)
 
-    monkeypatch.setattr(custom_loop.Progress, "update", kill_after_epoch_three)
+    monkeypatch.setattr(loop.Progress, "update", kill_after_epoch_three)
     with pytest.raises(KeyboardInterrupt):
         run(results_dir, "epochs=6")
-    monkeypatch.setattr(custom_loop.Progress, "update", original)
+    monkeypatch.setattr(loop.Progress, "update", original)
     resumed = run(results_dir, "epochs=6", resume=True)
     assert resumed.metrics["resumed_at_epoch"] == 3
     pd.testing.assert_frame_equal(

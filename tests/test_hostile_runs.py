@@ -18,7 +18,7 @@ import pytest
 from nnlab import cli
 from nnlab.errors import NnlabError
 from nnlab.results import lock, rundir, status
-from nnlab.train import keras_fit
+from nnlab.results.history import HistoryFile
 from tests._tuning_tiny import TINY
 
 
@@ -39,14 +39,15 @@ def _one_error(capsys):
 
 
 def _signal_after_epoch(monkeypatch, signum, epoch_to_stop):
-    original = keras_fit.HistoryCallback.on_epoch_end
+    """Send `signum` to this process once history.csv has the row of `epoch_to_stop` (before its checkpoint)."""
+    original = HistoryFile.append
 
-    def on_epoch_end(self, epoch, logs=None):
-        original(self, epoch, logs)
-        if epoch == epoch_to_stop:
+    def append(self, row):
+        original(self, row)
+        if row["epoch"] >= epoch_to_stop:
             os.kill(os.getpid(), signum)  # as `timeout`, a scheduler or docker stop would
 
-    monkeypatch.setattr(keras_fit.HistoryCallback, "on_epoch_end", on_epoch_end)
+    monkeypatch.setattr(HistoryFile, "append", append)
     return original
 
 
@@ -66,7 +67,7 @@ def test_resume_refuses_a_history_it_cannot_read_and_counts_wall_time_across_ses
 ):
     original = _signal_after_epoch(monkeypatch, signal.SIGTERM, epoch_to_stop=1)
     assert _nnlab(results_dir, "run", "tiny", "epochs=4") == 143
-    monkeypatch.setattr(keras_fit.HistoryCallback, "on_epoch_end", original)
+    monkeypatch.setattr(HistoryFile, "append", original)
     [run_dir] = (results_dir / "tiny").iterdir()
     history = run_dir / "history.csv"
     kept = history.read_bytes()

@@ -3,7 +3,7 @@
 Keras' BackupAndRestore writes its files in place (a kill mid-write leaves a 0-byte file) and does not promise
 to restore the dropout seed generators, so nnlab keeps its own: every model variable (weights, seed-generator
 states) and every optimizer variable (iteration count, moments), in one .npz replaced by rename after each epoch.
-With the per-epoch data order of keras_fit.pipeline, training resumed from epoch k ends bitwise equal to a
+With the per-epoch data order of nnlab.train.loop, training resumed from epoch k ends bitwise equal to a
 run that was never interrupted (tests/test_resume.py).
 """
 
@@ -22,10 +22,14 @@ def _variables(model):
     return list(model.variables) + list(model.optimizer.variables)
 
 
-def save(model, path, next_epoch):
-    """Write every variable of `model` and its optimizer, and the epoch to resume from."""
+def save(model, path, next_epoch, extra=None):
+    """Write every variable of `model` and its optimizer, the epoch to resume from, and `extra` (JSON-able)."""
     arrays = {f"v{index}": np.asarray(variable.numpy()) for index, variable in enumerate(_variables(model))}
-    meta = {"next_epoch": int(next_epoch), "paths": [variable.path for variable in _variables(model)]}
+    meta = {
+        "next_epoch": int(next_epoch),
+        "paths": [variable.path for variable in _variables(model)],
+        "extra": extra or {},
+    }
     with atomic.replacing(path, suffix=".npz") as tmp:
         np.savez(tmp, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
 
@@ -65,6 +69,12 @@ def resumes_at(path):
     """The epoch a checkpoint file resumes from, read without a model."""
     with np.load(path, allow_pickle=False) as stored:
         return int(_meta(stored)["next_epoch"])
+
+
+def extra(path):
+    """The `extra` dict saved with a checkpoint (per-epoch controls' state), read without a model."""
+    with np.load(path, allow_pickle=False) as stored:
+        return _meta(stored).get("extra", {})
 
 
 def _meta(stored):

@@ -1,13 +1,14 @@
 """One sweep trial, trained through the same spine as `make run`, inside a keras-tuner `BaseTuner`.
 
 Per trial: a fresh Keras session, seeds derived from (sweep seed, trial id), the experiment's model built and
-compiled by nnlab.train.modeling, `fit` with nnlab's history and NaN guard, and an epoch-wise backup so a killed trial
-resumes from its last finished epoch (nnlab.results.checkpoint, as for runs). keras_fit.pipeline orders epoch e by
+compiled by nnlab.train.modeling, and nnlab's own loop (nnlab.train.loop: history, divergence guard, a checkpoint per
+compiled chunk, so a killed trial resumes from its last finished epoch, as runs do). The loop orders epoch e by
 (seed, e) alone, so a resumed trial repeats the batches a clean one would have seen.
 """
 
 import ctypes
 import ctypes.util
+import dataclasses
 import gc
 import hashlib
 import math
@@ -17,7 +18,6 @@ import time
 from pathlib import Path
 
 import keras
-import tensorflow as tf
 from keras_tuner.errors import FatalError
 from keras_tuner.src.engine import base_tuner
 
@@ -27,7 +27,8 @@ from nnlab.results import atomic, checkpoint, layout
 from nnlab.results.history import HistoryFile
 from nnlab.results.ranking import better
 from nnlab.sweeps.oracle import TUNER_KEYS
-from nnlab.train import keras_fit, modeling
+from nnlab.train import devices, loop, modeling
+from nnlab.train.job import TrainingJob
 
 
 def trial_seed(sweep_seed, trial_id):
@@ -113,6 +114,7 @@ class SweepTuner(base_tuner.BaseTuner):
         tuner_values = trial.hyperparameters.values
         epochs = int(tuner_values.get("tuner/epochs", config.epochs))
         initial_epoch = int(tuner_values.get("tuner/initial_epoch", 0))
+        devices.check_batch_size(config.batch_size, sweep.setup.replicas, sweep.experiment.path)
         model = modeling.prepare(sweep.experiment, config, sweep.splits, sweep.setup)
         if tuner_values.get("tuner/trial_id"):  # Hyperband continues a trial of the previous round
             model.load_weights(Path(self.get_trial_dir(tuner_values["tuner/trial_id"])) / layout.TRIAL_WEIGHTS)
@@ -120,25 +122,24 @@ class SweepTuner(base_tuner.BaseTuner):
             initial_epoch = 0
         saved_state = trial_dir / checkpoint.FILE
         if saved_state.exists():  # this trial was interrupted: continue after its last finished epoch
-            initial_epoch = checkpoint.restore(model, saved_state)
+            with sweep.setup.strategy.scope():
+                initial_epoch = checkpoint.restore(model, saved_state)
         history = HistoryFile(trial_dir / layout.TRIAL_HISTORY)
         history.resume(before_epoch=initial_epoch)
-        data = sweep.data
-        epoch = tf.Variable(initial_epoch, dtype=tf.int64, trainable=False)
-        model.fit(
-            keras_fit.pipeline(data.train_x, data.train_y, config.batch_size, shuffle_seed=seed, epoch=epoch),
-            validation_data=data.validation(config.batch_size),
-            epochs=epochs,
+        job = TrainingJob(
+            experiment=sweep.experiment,
+            config=dataclasses.replace(config, epochs=epochs, seed=seed),  # the loop orders batches by config.seed
+            splits=sweep.splits,
+            model=model,
+            run_dir=None,
+            history=history,
+            verbose=2 if self.verbose else 0,
+            strategy=sweep.setup.strategy,
             initial_epoch=initial_epoch,
-            verbose=self.verbose,
-            shuffle=False,  # the pipeline shuffles, by epoch number
-            callbacks=[
-                keras_fit.EpochCounter(epoch),
-                keras_fit.HistoryCallback(history),
-                keras_fit.FiniteLossGuard(str(sweep.experiment.path), config),
-                keras_fit.CheckpointCallback(saved_state),
-            ],
+            checkpoint_path=saved_state,
         )
+        if initial_epoch < epochs:
+            loop.train(job)
         if "tuner/epochs" in tuner_values:
             save_weights(model, trial_dir / layout.TRIAL_WEIGHTS)
         record_path = trial_dir / layout.TRIAL_RECORD

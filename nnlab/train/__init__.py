@@ -1,9 +1,10 @@
 """The `nnlab run` wing: one run of one experiment, from resolved config to a complete run directory.
 
-Entry: `run(name, overrides)` (in `runner`). A run builds the model (`modeling`), picks devices and a strategy
-(`devices`), trains it (`keras_fit` for ordinary experiments, `custom_loop` for a module's own `train_step`),
-evaluates and saves it, and draws the experiment's figures (`figures`). A study (`study`) trains one model per
-declared variant into the same run directory.
+Entry: `run(name, overrides)` (in `runner`: checks up front, the run directory, then the job). A job (`job`) builds
+the model (`modeling`) under the strategy the devices call for (`devices`), trains it in the one loop (`loop`: Keras'
+`train_step` for ordinary experiments, the module's own `train_step` where the loop is the lesson; per-epoch
+`controls`, `progress`), evaluates and saves it, and draws the experiment's figures (`figures`). A study (`study`)
+trains one model per declared variant into the same run directory.
 """
 
 

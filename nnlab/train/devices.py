@@ -1,15 +1,21 @@
-"""Which accelerator to train on, and how to compile for it.
+"""Which devices a run trains on, and the tf.distribute strategy over them.
 
-Measured on the 2-core CPU machine (MNIST MLP, batch 32): a tf.data pipeline with steps_per_execution=32
-trains an epoch in 3.3 s against 8.3 s for fit() on NumPy arrays; jit_compile=True was slower, so XLA is left
-to Keras' "auto" only where a GPU is present.
+- one device: TensorFlow's default strategy;
+- several GPUs: MirroredStrategy over them;
+- NNLAB_CPU_DEVICES=N: N logical CPU devices with MirroredStrategy over them, to try several replicas on a machine
+  without GPUs (each replica a slice of every batch, all on the same cores: correct, not faster);
+- a TF_CONFIG naming several workers: MultiWorkerMirroredStrategy (nnlab.train.cluster, the "cluster" work).
+
+`batch_size` is the global batch: every replica trains on an equal slice of it, so a config means the same math
+on any device count; one that does not divide by the replica count is an error, raised before anything is written.
 """
 
 import dataclasses
 import os
 
-import keras
-import tensorflow as tf
+from nnlab.errors import NnlabError
+
+CPU_DEVICES = "NNLAB_CPU_DEVICES"
 
 
 @dataclasses.dataclass
@@ -18,14 +24,52 @@ class Setup:
     strategy: object
     compile_options: dict
     deterministic: bool
+    workers: int = 1
 
     @property
     def strategy_name(self):
         return type(self.strategy).__name__
 
+    @property
+    def replicas(self):
+        return self.strategy.num_replicas_in_sync
+
+    def describe(self, batch_size):
+        """The distribution facts env.json records."""
+        return {
+            "strategy": self.strategy_name,
+            "replicas": self.replicas,
+            "workers": self.workers,
+            "global_batch_size": batch_size,
+            "per_replica_batch_size": batch_size // self.replicas,
+        }
+
+
+def requested_cpu_devices():
+    """NNLAB_CPU_DEVICES as a count of logical CPU devices, or None when unset; checked without TensorFlow."""
+    text = os.environ.get(CPU_DEVICES, "").strip()
+    if not text:
+        return None
+    try:
+        count = int(text)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise NnlabError(
+            f"environment variable {CPU_DEVICES}={text!r} must be a whole number of logical CPU devices, at least 1 "
+            f"(e.g. {CPU_DEVICES}=2 trains with MirroredStrategy over two); unset it to train on the plain CPU."
+        )
+    return count
+
 
 def setup(seed):
     """Seed every generator, pick the distribution strategy and compile options for the visible devices."""
+    import keras
+    import tensorflow as tf
+
+    cpu_devices = requested_cpu_devices()
+    if cpu_devices is not None:
+        _split_cpu(tf, cpu_devices)
     keras.utils.set_random_seed(seed)
     gpus = tf.config.list_physical_devices("GPU")
     # CPU runs were bitwise reproducible without op determinism, which cost 55% per MNIST epoch here;
@@ -33,12 +77,59 @@ def setup(seed):
     deterministic = os.environ.get("NNLAB_DETERMINISTIC") == "1"
     if deterministic:
         tf.config.experimental.enable_op_determinism()
-    strategy = tf.distribute.MirroredStrategy() if len(gpus) > 1 else tf.distribute.get_strategy()
-    options = {"steps_per_execution": 32, "jit_compile": "auto" if gpus else False}
+    # TODO(cluster): the MultiWorkerMirroredStrategy from TF_CONFIG goes here, as the first choice:
+    #   strategy = cluster.strategy_from_environment()  (nnlab.train.cluster, written by the "cluster" helper)
+    strategy = None
+    if strategy is None and cpu_devices is not None and cpu_devices > 1:
+        strategy = _mirrored(tuple(f"/cpu:{index}" for index in range(cpu_devices)))
+    elif strategy is None and len(gpus) > 1:
+        strategy = _mirrored(None)
+    elif strategy is None:
+        strategy = tf.distribute.get_strategy()
     devices = {
         "gpus": [device.name for device in gpus],
         "gpu_details": [tf.config.experimental.get_device_details(device) for device in gpus],
         "cpus": [device.name for device in tf.config.list_physical_devices("CPU")],
+        "logical_cpus": cpu_devices,
         "used": "GPU" if gpus else "CPU",
     }
-    return Setup(devices=devices, strategy=strategy, compile_options=options, deterministic=deterministic)
+    # The loop compiles its own steps (nnlab.train.loop); compile() gets nothing that would change them.
+    return Setup(devices=devices, strategy=strategy, compile_options={}, deterministic=deterministic)
+
+
+def check_batch_size(batch_size, replicas, where):
+    """A global batch must split evenly over the replicas."""
+    if batch_size % replicas:
+        below, above = batch_size - batch_size % replicas, batch_size + replicas - batch_size % replicas
+        raise NnlabError(
+            f"{where}: field 'batch_size' is {batch_size}, the global batch, which must split evenly over the "
+            f"{replicas} replicas this machine trains on; use a multiple of {replicas}, e.g. "
+            f"batch_size={below or above} or batch_size={above}."
+        )
+
+
+_MIRRORED = {}
+
+
+def _mirrored(device_names):
+    """One MirroredStrategy per device set and process: each new one numbers its collective ops from the same
+    start, and a second run in the process (a study's variants, sweep trials, tests) then clashed with the
+    first's ops ("Shape mismatch in the collective instance")."""
+    import tensorflow as tf
+
+    if device_names not in _MIRRORED:
+        _MIRRORED[device_names] = tf.distribute.MirroredStrategy(list(device_names) if device_names else None)
+    return _MIRRORED[device_names]
+
+
+def _split_cpu(tf, count):
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    try:
+        tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * count)
+    except RuntimeError:  # TensorFlow already started in this process: fine if it has that many devices already
+        have = len(tf.config.list_logical_devices("CPU"))
+        if have != count:
+            raise NnlabError(
+                f"{CPU_DEVICES}={count} cannot take effect: TensorFlow already started in this process with "
+                f"{have} CPU device(s). Set it before the process starts (e.g. {CPU_DEVICES}={count} nnlab run ...)."
+            ) from None

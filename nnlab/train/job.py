@@ -13,38 +13,46 @@ from nnlab.results.history import HistoryFile
 
 @dataclasses.dataclass
 class TrainingJob:
-    """Everything a trainer (keras_fit or custom_loop) needs for one run."""
+    """Everything the loop (nnlab.train.loop) needs for one model, and what figures and summaries read after it."""
 
     experiment: object
     config: object
     splits: data_lib.Splits
     model: object
-    run_dir: rundir.RunDir
+    run_dir: rundir.RunDir | None  # None for a sweep trial, which keeps its files in the trial directory
     history: HistoryFile
     verbose: int
+    strategy: object = None  # the tf.distribute strategy the model was built under
     metrics: dict = dataclasses.field(default_factory=dict)  # filled in when training ends
     initial_epoch: int = 0  # > 0 when resuming from a checkpoint
-    checkpoint_path: Path | None = None  # where trainers that support resuming save per-epoch state
+    checkpoint_path: Path | None = None  # where the loop saves its state after every compiled chunk
+    tensorboard_dir: Path | None = None
 
     @property
     def where(self):
         return str(self.experiment.path)
 
 
-def train_model(experiment, config, splits, setup, run_dir, verbose, name="", plot=True):
+def train_model(experiment, config, splits, setup, run_dir, verbose, name="", plot=True, controls=None):
     """Build, check, train, evaluate and save one model; return the finished TrainingJob.
 
-    Writes history{-name}.csv, model{-name}.keras and, with `plot`, the learning-curve PNGs
+    Writes history{-name}.csv, model{-name}.keras, tensorboard/[name/] and, with `plot`, the learning-curve PNGs
     ({name}-<metric>.png). A study calls this once per variant with the variant's name (and draws one combined
     figure instead of per-variant curves); a plain run once with name "".
     """
     from nnlab.plots import curves
-    from nnlab.train import modeling, shape_errors
+    from nnlab.train import loop, modeling, shape_errors
+    from nnlab.train.controls import NoControls
 
+    controls = controls or NoControls()
     model = modeling.prepare(experiment, config, splits, setup)
     suffix = f"-{name}" if name else ""
     checkpoint_path = run_dir.file(layout.checkpoint(name))
-    initial_epoch = checkpoint.restore(model, checkpoint_path) if checkpoint_path.exists() else 0
+    initial_epoch = 0
+    if checkpoint_path.exists():
+        with setup.strategy.scope():  # mirrored variables take the saved values on every replica
+            initial_epoch = checkpoint.restore(model, checkpoint_path)
+        controls.restore(checkpoint.extra(checkpoint_path))
     history = HistoryFile(run_dir.file(layout.history(name)))
     if initial_epoch:
         history.resume(before_epoch=initial_epoch, checkpoint=checkpoint_path)
@@ -57,13 +65,15 @@ def train_model(experiment, config, splits, setup, run_dir, verbose, name="", pl
         run_dir=run_dir,
         history=history,
         verbose=verbose,
+        strategy=setup.strategy,
         initial_epoch=initial_epoch,
         checkpoint_path=checkpoint_path,
+        tensorboard_dir=run_dir.file(layout.TENSORBOARD) / name if name else run_dir.file(layout.TENSORBOARD),
     )
     earlier_seconds = sum(row["seconds"] for row in history.rows if isinstance(row.get("seconds"), float))  # resumed
     started = time.perf_counter()
     try:
-        final = _trainer_for(experiment).train(job)
+        final = loop.train(job, controls)
     except Exception as error:
         if not shape_errors.is_first_batch_error(error, initial_epoch, len(history.rows)):
             raise
@@ -78,7 +88,7 @@ def train_model(experiment, config, splits, setup, run_dir, verbose, name="", pl
         "seconds_per_epoch": session_seconds / max(1, len(job.history.rows) - initial_epoch),
     }
     if splits.test is not None:
-        job.metrics["test"] = evaluate(model, splits.test, config)
+        job.metrics["test"] = loop.evaluate(model, setup.strategy, splits.test)
         print(f"test{suffix}: {format_metrics(job.metrics['test'])}", file=sys.stderr)
     job.metrics.update(module_summary(job))  # e.g. the least-squares answer beside a line fit's w and b
     save_model(model, run_dir.file(layout.model(name)))
@@ -103,24 +113,6 @@ def module_summary(job):
             f"rename those keys."
         )
     return extra
-
-
-def _trainer_for(experiment):
-    if experiment.optional("train_step") is not None:
-        from nnlab.train import custom_loop
-
-        return custom_loop
-    from nnlab.train import keras_fit
-
-    return keras_fit
-
-
-def evaluate(model, split, config):
-    """Loss and metrics on a held-out split, as a {name: float} dict."""
-    from nnlab.train import keras_fit
-
-    results = model.evaluate(keras_fit.pipeline(*split, config.batch_size), verbose=0, return_dict=True)
-    return {key: float(value) for key, value in results.items()}
 
 
 def save_model(model, path):

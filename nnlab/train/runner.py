@@ -42,10 +42,12 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
     experiment = experiment_lib.load(name, experiments_dir)
     config = experiment.config(overrides)  # bad overrides fail before anything is written
     figures.check(experiment)
-    if experiment.optional("VARIANTS") is not None:
+    configs = [config]
+    if experiment.optional("VARIANTS") is not None:  # and so do bad variants of a study
         from nnlab.train import study
 
-        study.variant_configs(experiment, config)  # and so do bad variants of a study
+        configs = list(study.variant_configs(experiment, config).values())
+    setup = _setup(experiment, config, configs)
     record = {
         "experiment": name,
         "config": config_lib.to_dict(config),
@@ -60,7 +62,7 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
     run_dir.set_status(status.RUNNING)
     try:
         with status.interruptible():
-            metrics = _train(experiment, config, run_dir, job_lib.verbosity(verbose))
+            metrics = _train(experiment, config, setup, run_dir, job_lib.verbosity(verbose))
     except (status.Interrupted, KeyboardInterrupt):  # SIGTERM or Ctrl-C: say how to continue, keep the signal's code
         again = continue_command(name, record["overrides"], results_dir)
         run_dir.mark(status.INTERRUPTED, status.interrupted_message(again))
@@ -87,17 +89,24 @@ def continue_command(name, overrides, results_dir):
     return shlex.join(words)
 
 
-def _train(experiment, config, run_dir, verbose):
-    # Imported here so that config errors above are reported without paying TensorFlow's import time.
-    from nnlab.train import devices
+def _setup(experiment, config, configs):
+    """Devices and strategy, checked before the run directory exists: a bad NNLAB_CPU_DEVICES, or a batch that
+    does not split over the replicas, leaves nothing behind."""
+    from nnlab.train import devices  # here, so that config errors above do not pay TensorFlow's import time
 
+    devices.requested_cpu_devices()
     setup = devices.setup(config.seed)
-    atomic.write_json(
-        run_dir.file(layout.ENVIRONMENT),
-        environment.collect(
-            config.seed, setup.devices, setup.strategy_name, setup.compile_options, setup.deterministic
-        ),
+    for checked in configs:
+        devices.check_batch_size(checked.batch_size, setup.replicas, experiment.path)
+    return setup
+
+
+def _train(experiment, config, setup, run_dir, verbose):
+    record = environment.collect(
+        config.seed, setup.devices, setup.strategy_name, setup.compile_options, setup.deterministic
     )
+    record.update(setup.describe(config.batch_size))  # strategy, replicas, workers, per-replica batch
+    atomic.write_json(run_dir.file(layout.ENVIRONMENT), record)
     splits = experiment.load_splits(config)
     if experiment.optional("VARIANTS") is not None:  # a study: one model per variant, one run directory
         from nnlab.train import study

@@ -1,0 +1,380 @@
+"""The one training loop: every run, study variant and sweep trial trains here, on one device or several.
+
+Why nnlab owns the loop: Keras 3's `fit` fails under MirroredStrategy with steps_per_execution > 1
+(keras-team/keras#19246) and does not run under MultiWorkerMirroredStrategy at all (keras-team/keras#20585), while
+calling a step through `strategy.run` inside our own `tf.function` works under every strategy.
+
+The step has two sources: Keras' own `model.train_step` (what `fit` runs) for ordinary experiments, and the module's
+`train_step(model, optimizer, x, y)` for experiments where the loop is the lesson (it returns the batch's loss, or a
+dict of scalars that includes "loss"). Everything around it is the same for both:
+  - Data: the whole training split lives in one tensor; epoch e's order is a hash of (seed, e) (`order`), so a run
+    resumed at epoch k sees the batches an uninterrupted one would. `batch_size` is the global batch: each replica
+    trains on its own equal slice of every batch (its replica id picks the slice), so a config means the same
+    math on any device count. Under several replicas the epoch's last, smaller batch is trimmed to a multiple of
+    the replica count, so that every replica's share stays equal and the averages exact.
+  - Compiled chunks: a chunk of epochs runs inside one `tf.function` (while loops over epochs and batches), and
+    returns every epoch's numbers as tensors. A chunk is sized to take about a second, so progress and
+    history.csv update as training runs, and a checkpoint is saved after each; the arithmetic does not depend on
+    where chunks fall, so a seed's history does not either. Linreg's 5,000 one-step epochs take a few calls.
+  - Epoch numbers: Keras' step keeps its running means in the model's metrics (read across replicas at the end of
+    the epoch); a hand-written step's values are averaged over batches weighted by batch size. Validation runs
+    `model.test_step` on the whole validation split after every epoch, with the epoch's final weights.
+  - The divergence guard stops at a non-finite loss inside the chunk, or at an epoch loss above EXPLOSION times
+    the first epoch's, with an error naming the learning rate.
+"""
+
+import math
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from nnlab.errors import NnlabError
+from nnlab.results import checkpoint
+from nnlab.train.controls import NoControls
+from nnlab.train.progress import Progress, TensorBoardLog
+
+# XLA fuses a hand-written step's small ops (linreg's many tiny steps) but takes a second or two to compile and
+# rounds differently; so the choice follows the config's total step count, never timing or the epoch a resumed
+# run starts from, keeping a seed's history identical. Keras' steps stay uncompiled: per-step dispatch dominates
+# the MNIST MLP's small batches on a CPU, and XLA made them slower there.
+JIT_MIN_STEPS = 2000
+CHUNK_SECONDS = 1.0  # how long one compiled call aims to run: progress and history.csv update this often
+MAX_CHUNK = 1000  # epochs per call at most; bounds the per-epoch result buffers
+EVALUATION_CHUNK = 8192  # examples per test_step call when validating or testing; bounds the activations' memory
+EXPLOSION = 10.0  # an epoch's loss above this many times the first epoch's counts as diverged
+
+
+def train(job, controls=None):
+    """Train job.model from job.initial_epoch to job.config.epochs; returns the last history row.
+
+    Args:
+      job: a nnlab.train.job.TrainingJob (model compiled under job.strategy, splits, history, checkpoint path).
+      controls: per-epoch controls (nnlab.train.controls); default: none.
+    """
+    config = job.config
+    controls = controls or NoControls()
+    loop = EpochLoop(job)
+    progress = Progress(config.epochs, job.verbose)
+    board = TensorBoardLog(job.tensorboard_dir) if job.tensorboard_dir is not None else None
+    epoch, chunk, stop = job.initial_epoch, 1, False  # the first call also traces, so it runs one epoch
+    try:
+        while epoch < config.epochs and not stop:
+            count = 1 if controls.active else min(chunk, config.epochs - epoch)
+            rate = controls.before_epoch(epoch)
+            if rate is not None:
+                loop.optimizer.learning_rate.assign(rate)
+            started = time.perf_counter()
+            columns = loop.run(epoch, count)
+            seconds = time.perf_counter() - started
+            rows = [
+                {"epoch": epoch + i, **{key: float(values[i]) for key, values in columns.items()}}
+                for i in range(len(columns["loss"]))
+            ]
+            for row in rows:
+                row["seconds"] = seconds / count
+            healthy = healthy_rows(rows, job.history.rows)
+            if healthy:
+                # append() rewrites the whole file; add a chunk's earlier rows first so it is rewritten once a chunk.
+                job.history.rows.extend(healthy[:-1])
+                job.history.append(healthy[-1])
+                if board is not None:
+                    board.write(healthy)
+            if len(healthy) < len(rows):
+                raise diverged(job, rows[len(healthy)], job.history.rows)
+            epoch += count
+            stop = any([controls.after_epoch(row["epoch"], row) for row in rows])
+            if job.checkpoint_path is not None:  # after history.csv has the rows
+                checkpoint.save(job.model, job.checkpoint_path, next_epoch=epoch, extra=controls.state())
+            progress.update(epoch, rows[-1], seconds)
+            chunk = max(1, min(MAX_CHUNK, 10 * count, int(CHUNK_SECONDS * count / max(seconds, 1e-9))))
+    finally:
+        if board is not None:
+            board.close()
+    controls.finish(job.model)
+    return job.history.rows[-1]
+
+
+def healthy_rows(rows, earlier):
+    """The leading rows before the loss turns non-finite or exceeds EXPLOSION times the first epoch's loss."""
+    first = (earlier or rows)[0]["loss"]
+    for index, row in enumerate(rows):
+        if not math.isfinite(row["loss"]) or (first > 0 and row["loss"] > EXPLOSION * first):
+            return rows[:index]
+    return rows
+
+
+def diverged(job, row, earlier):
+    """The error for a run whose loss went non-finite or exploded, naming the epoch and the learning rate."""
+    loss, first, rate = row["loss"], (earlier or [row])[0]["loss"], job.config.learning_rate
+    what = (
+        f"the training loss became {loss} in epoch {row['epoch']}"
+        if not math.isfinite(loss)
+        else f"the training loss exploded to {loss:.4g} in epoch {row['epoch']}, {loss / first:.3g} times its "
+        f"first epoch's {first:.4g}"
+    )
+    return NnlabError(
+        f"{job.where}: {what}; the run diverged. Lower learning_rate (now {rate:g}), e.g. "
+        f"learning_rate={rate / 10:g}, or check the data's scale."
+    )
+
+
+def evaluate(model, strategy, split):
+    """Loss and compiled metrics of `model` on a held-out split (x, y), as a {name: float} dict."""
+    x, y = tensors(split)
+    with strategy.scope():
+        build_metrics(model, x, y)
+    values = tf.function(lambda: evaluate_graph(model, x, y), autograph=False)()
+    return {key: float(value) for key, value in values.items()}
+
+
+def evaluate_graph(model, x, y):
+    """Keras' test_step over (x, y) in chunks, read once at the end: the metrics average over every example."""
+    model.reset_metrics()
+    count = int(x.shape[0])
+    for start in range(0, count, EVALUATION_CHUNK):
+        model.test_step((x[start : start + EVALUATION_CHUNK], y[start : start + EVALUATION_CHUNK]))
+    return model.get_metrics_result()
+
+
+def build_metrics(model, x, y):
+    """Create the compiled metrics' variables now: a tf.function that creates them on first use fails under
+    MirroredStrategy (the "must feed a value for placeholder" of keras-team/keras#19246)."""
+    model.test_step((x[:2], y[:2]))
+    model.reset_metrics()
+
+
+class EpochLoop:
+    """The step inside compiled epochs under the job's strategy: `run(start, count)` trains [start, start + count)."""
+
+    def __init__(self, job):
+        config = job.config
+        self.model, self.where, self.strategy = job.model, job.where, job.strategy
+        self.optimizer = self.model.optimizer
+        self.replicas = self.strategy.num_replicas_in_sync
+        step = job.experiment.optional("train_step")
+        self.handwritten = step is not None
+        self.user_step = None if step is None else _graph_step(step)
+        self.track = job.experiment.optional("track")
+        self.x, self.y = tensors(job.splits.train)
+        self.validation = None if job.splits.validation is None else tensors(job.splits.validation)
+        count = int(self.x.shape[0])
+        self.batch_size = min(config.batch_size, count)
+        self.batch_size -= self.batch_size % self.replicas  # only when the data is smaller than one global batch
+        self.seed = config.seed
+        with self.strategy.scope():
+            if not self.optimizer.built:  # variables cannot be created inside the compiled loop
+                self.optimizer.build(self.model.trainable_variables)
+            build_metrics(self.model, self.x, self.y)
+        # history.csv's columns as fit wrote them: Keras' metrics by name; a hand-written step's loss first.
+        names = list(self.model.get_metrics_result())
+        self.metric_keys = ["loss"] + [name for name in names if name != "loss"] if step else sorted(names)
+        if self.handwritten and self.replicas > 1:
+            _average_gradients_over_replicas(self.optimizer, self.replicas)
+        self.step_keys = self._check_step() if self.handwritten else self.metric_keys
+        self.track_keys = self._check_track()
+        steps = config.epochs * math.ceil(count / self.batch_size)
+        self.jit = self.handwritten and self.replicas == 1 and steps >= JIT_MIN_STEPS
+        self.compiled = tf.function(self._epochs, jit_compile=self.jit, autograph=False)
+        self.calls = 0
+
+    def run(self, start, count):
+        """Train `count` epochs from epoch `start`; {column: per-epoch values}, cut at a non-finite loss."""
+        try:
+            done, columns = self.compiled(tf.constant(start), tf.constant(count))
+        except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as error:
+            if not self.jit or self.calls:
+                raise
+            # XLA rejects a few ops; nothing ran yet (compilation precedes execution), so retry without it.
+            print(f"{self.where}: XLA cannot compile train_step ({_first_line(error)}); running it uncompiled.")
+            self.jit = False
+            self.compiled = tf.function(self._epochs, jit_compile=False, autograph=False)
+            done, columns = self.compiled(tf.constant(start), tf.constant(count))
+        self.calls += 1
+        done = int(done)
+        return {key: values.numpy()[:done] for key, values in columns.items()}
+
+    def _epochs(self, start, count):
+        keys = self.step_keys + self._validation_keys() + self.track_keys + ["learning_rate"]
+        arrays = {key: tf.TensorArray(tf.float32, size=MAX_CHUNK) for key in keys}
+
+        def keep_going(i, finite, arrays):
+            return tf.logical_and(i < count, finite)
+
+        def one_epoch(i, finite, arrays):
+            values = self._train_epoch(start + i)
+            if self.validation is not None:
+                x, y = self.validation
+                values.update({f"val_{key}": value for key, value in evaluate_graph(self.model, x, y).items()})
+            if self.track is not None:
+                values.update({key: tf.reshape(value, []) for key, value in self.track(self.model).items()})
+            values["learning_rate"] = self.optimizer.learning_rate
+            arrays = {key: arrays[key].write(i, tf.cast(values[key], tf.float32)) for key in keys}
+            return i + 1, tf.math.is_finite(tf.cast(values["loss"], tf.float32)), arrays
+
+        done, _, arrays = tf.while_loop(keep_going, one_epoch, (tf.constant(0), tf.constant(True), arrays))
+        return done, {key: array.stack() for key, array in arrays.items()}
+
+    def _train_epoch(self, epoch):
+        """One pass over the training data in global batches, reshuffled per epoch; the epoch's numbers."""
+        x, y, size = self.x, self.y, self.batch_size
+        count = int(x.shape[0])
+        if not self.handwritten:
+            self.model.reset_metrics()
+        if size < count:  # a full batch needs no shuffling
+            ordering = order(count, self.seed, epoch)
+            x, y = tf.gather(x, ordering), tf.gather(y, ordering)
+        full = count // size
+        remainder = count - full * size
+        remainder -= remainder % self.replicas  # equal shares for every replica (see the module docstring)
+        sums = {key: tf.constant(0.0) for key in self.step_keys} if self.handwritten else {}
+        used = full * size + remainder
+
+        def add(sums, batch_x, batch_y):
+            values = self._step(batch_x, batch_y)
+            weight = tf.cast(tf.shape(batch_x)[0], tf.float32)
+            return {key: sums[key] + weight * tf.cast(values[key], tf.float32) for key in sums}
+
+        if full == 1 and not remainder:  # one full batch (linreg): no slicing, no inner loop
+            sums = add(sums, x[:size], y[:size])
+        elif not self.jit:
+            # One loop over every batch, the last one smaller: the step is traced once, for a batch of unknown
+            # size, instead of twice (tracing is most of a first epoch's extra time).
+            def next_batch(j, sums):
+                begin = j * size
+                end = tf.minimum(begin + size, used)
+                return j + 1, add(sums, x[begin:end], y[begin:end])
+
+            batches = full + (1 if remainder else 0)
+            _, sums = tf.while_loop(lambda j, sums: j < batches, next_batch, (0, sums))
+        else:  # XLA needs static shapes: full batches in a loop, then the smaller one with its own shape
+            batches_x = tf.reshape(x[: full * size], [full, size, *x.shape[1:]])
+            batches_y = tf.reshape(y[: full * size], [full, size, *y.shape[1:]])
+            _, sums = tf.while_loop(
+                lambda j, sums: j < full, lambda j, sums: (j + 1, add(sums, batches_x[j], batches_y[j])), (0, sums)
+            )
+            if remainder:
+                sums = add(sums, x[full * size : used], y[full * size : used])
+        if not self.handwritten:
+            return dict(self.model.get_metrics_result())  # read across replicas: sums of every replica's totals
+        return {key: total / used for key, total in sums.items()}
+
+    def _step(self, x, y):
+        """One global batch through every replica; a hand-written step's values averaged over replicas."""
+        outputs = self.strategy.run(self._replica_step, args=(x, y))
+        if not self.handwritten:
+            return {}
+        return {
+            key: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None) for key, value in outputs.items()
+        }
+
+    def _replica_step(self, x, y):
+        if self.replicas > 1:  # this replica's equal slice of the global batch
+            index = tf.distribute.get_replica_context().replica_id_in_sync_group
+            share = tf.shape(x)[0] // self.replicas
+            x, y = x[index * share : (index + 1) * share], y[index * share : (index + 1) * share]
+        if not self.handwritten:
+            self.model.train_step((x, y))
+            return {}
+        result = self.user_step(self.model, self.optimizer, x, y)
+        return dict(result) if isinstance(result, dict) else {"loss": result}
+
+    def _validation_keys(self):
+        return [] if self.validation is None else [f"val_{key}" for key in self.metric_keys]
+
+    def _check_step(self):
+        """Trace the step once on one batch (nothing runs) to learn what it returns; user errors name the module."""
+        spec = lambda tensor: tf.TensorSpec([self.batch_size, *tensor.shape[1:]], tensor.dtype)  # noqa: E731
+
+        def one_step(x, y):
+            outputs = self.strategy.run(self._replica_step, args=(x, y))
+            return self.strategy.experimental_local_results(outputs)[0]
+
+        try:
+            traced = tf.function(one_step, autograph=False).get_concrete_function(spec(self.x), spec(self.y))
+        except Exception as error:
+            raise NnlabError(
+                f"{self.where}: train_step(model, optimizer, x, y) failed on a batch of {self.batch_size} "
+                f"(x {tuple(self.x.shape[1:])}, y {tuple(self.y.shape[1:])} per example): "
+                f"{type(error).__name__}: {_first_line(error)}. Fix the step."
+            ) from None
+        outputs = traced.structured_outputs
+        bad = [key for key, value in outputs.items() if not isinstance(value, tf.Tensor) or value.shape.rank != 0]
+        if "loss" not in outputs or bad:
+            raise NnlabError(
+                f"{self.where}: train_step must return the batch's loss as a scalar tensor (or a dict of scalars "
+                f"with a 'loss' entry); it returned {_describe(outputs)}. Return e.g. keras.ops.mean(...)."
+            )
+        return ["loss"] + [key for key in outputs if key != "loss"]
+
+    def _check_track(self):
+        if self.track is None:
+            return []
+        values = self.track(self.model)
+        if not isinstance(values, dict) or any(np.size(value) != 1 for value in values.values()):
+            raise NnlabError(
+                f"{self.where}: track(model) must return a dict of single numbers to record per epoch, "
+                f"e.g. {{'w': dense.kernel[0, 0]}}; it returned {values!r}."
+            )
+        return list(values)
+
+
+def _average_gradients_over_replicas(optimizer, replicas):
+    """Make the optimizer average, not sum, the replicas' gradients: a hand-written step returns its slice's mean
+    loss, as on one device, and should not have to scale it by the replica count (Keras' own step does that)."""
+    summed = optimizer._all_reduce_sum_gradients  # Keras' TensorFlow optimizer's one cross-replica reduction
+
+    def averaged(grads_and_vars):
+        return [
+            (None if gradient is None else gradient / replicas, variable)
+            for gradient, variable in summed(grads_and_vars)
+        ]
+
+    optimizer._all_reduce_sum_gradients = averaged
+
+
+def _graph_step(step):
+    """The step with its own Python `if`/`for` on tensors made graph ops, but not the Keras code it calls.
+
+    Autograph converting Keras' code recursively made tracing linreg's loop slower by a second, so the compiled
+    loop runs with autograph off and only the experiment's step is converted.
+    """
+    try:
+        return tf.autograph.to_graph(step, recursive=False)
+    except Exception:  # no source to convert (a lambda typed into a notebook): trace it as written
+        return step
+
+
+def order(count, seed, epoch):
+    """Epoch `epoch`'s shuffle of range(count): indices sorted by an integer hash of (seed, epoch, index).
+
+    Plain integer ops, because TensorFlow's and XLA's random kernels give different numbers for the same seed,
+    and the order must not depend on which route ran (or on where a resumed run restarted).
+    """
+    low31 = tf.constant(0x7FFFFFFF, tf.int64)
+    index = tf.range(count, dtype=tf.int64)
+    key = (tf.cast(seed, tf.int64) * 0x2545F491 + tf.cast(epoch, tf.int64) * 0x9E3779B) & low31
+    mixed = tf.bitwise.bitwise_xor(index & low31, key)
+    for _ in range(3):  # a 31-bit integer hash's rounds: shift-xor, multiply
+        mixed = (
+            tf.bitwise.bitwise_xor(mixed, tf.bitwise.right_shift(mixed, tf.constant(16, tf.int64))) * 0x45D9F3B
+        ) & low31
+    return tf.argsort(tf.bitwise.left_shift(mixed, tf.constant(32, tf.int64)) | index)  # index breaks ties
+
+
+def tensors(pair):
+    """x, y as tensors; floating arrays in Keras' float type, so a float64 make_data cannot clash with float32."""
+    return tuple(
+        tf.constant(array, dtype=keras.backend.floatx() if np.issubdtype(array.dtype, np.floating) else None)
+        for array in map(np.asarray, pair)
+    )
+
+
+def _describe(outputs):
+    return ", ".join(f"{key}: {getattr(value, 'shape', type(value).__name__)}" for key, value in outputs.items())
+
+
+def _first_line(error):
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
