@@ -28,6 +28,7 @@ def message(error, where, config):
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     telling = [line for line in lines if re.search(r"shape|incompatible|dtype|expected|cannot|must", line, re.I)]
     said = (telling or lines or [type(error).__name__])[0]
+    said = re.sub(r"\{\{.*?\}\}\s*|\s*\[Op:\w+\].*$", "", said)  # TensorFlow's node and op names mean nothing here
     if len(said) > FIRST_LINE_CHARS:
         said = said[:FIRST_LINE_CHARS] + " ..."
     return (
