@@ -271,8 +271,9 @@ def local_file(path):
     path = Path(path)
     if not inside(path, path.parent):
         raise OutsideError(f"{path.name} is a link to a file outside its directory; not read")
-    if not stat.S_ISREG(os.stat(path).st_mode):  # a named pipe would block the report for ever
-        raise OutsideError(f"{path.name} is not a regular file; not read")
+    mode = os.stat(path).st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a named pipe would block the report for ever
+        raise OutsideError(f"{path.name} is not a regular file; not read")  # (a directory: IsADirectoryError)
     with open(path, "rb") as stream:
         return stream.read(), stat.S_IMODE(os.fstat(stream.fileno()).st_mode)
 
