@@ -36,10 +36,10 @@ def main(argv=None):
     report_parser = commands.add_parser("report", help="write results/report.html and report.md")
     report_parser.add_argument("--experiment", help="only this experiment")
     report_parser.add_argument("--runs", nargs="*", default=(), help="run ids to compare side by side")
-    commands.add_parser("list", help="list the experiments")
+    list_parser = commands.add_parser("list", help="list the experiments")
+    list_parser.add_argument("--data", action="store_true", help="list the named data sets: shapes, labels, splits")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="nnlab: %(message)s")
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's C++ start-up chatter
+    _set_up_logging()
     try:
         return _dispatch(args)
     except NnlabError as error:
@@ -59,7 +59,32 @@ def main(argv=None):
         return 130
 
 
+def _set_up_logging():
+    """nnlab's own messages as `nnlab: ...`; other libraries' warnings under their own names, never as nnlab's."""
+    logging.basicConfig(level=logging.WARNING, format="%(name)s: %(levelname)s: %(message)s")
+    own = logging.getLogger("nnlab")
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("nnlab: %(message)s"))
+    own.addHandler(handler)
+    own.setLevel(logging.INFO)
+    own.propagate = False
+
+
 def _dispatch(args):
+    if args.command in ("run", "tune"):
+        from nnlab.train import startup
+
+        startup.import_tensorflow()  # before anything else loads it, so that its start-up chatter is filtered
+    if args.command == "list" and args.data:
+        from nnlab import datasets
+
+        for name, form in datasets.formats().items():
+            shape = "x".join(map(str, form.input_shape))
+            print(
+                f"{name:14} inputs {shape} {form.input_dtype}: {form.inputs}\n{'':14} labels {form.label_dtype}: "
+                f"{form.labels}\n{'':14} splits {form.splits}"
+            )
+        return 0
     if args.command == "list":
         from nnlab import experiment
 
@@ -83,7 +108,9 @@ def _dispatch(args):
 
     result = runner.run(args.experiment, args.overrides, results_dir=args.results, resume=args.resume)
     print(f"run written to {result.run_dir}")
-    return 0
+    for hook, message in result.metrics.get("errors", {}).items():  # the run is kept; the hook still failed
+        print(f"nnlab: error: after training, {hook} failed: {message}", file=sys.stderr)
+    return 1 if result.metrics.get("errors") else 0
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ class Config:
     batch_size: int = 32
     validation_fraction: float = 0.1
     seed: int = 0
+    data_seed: int = -1  # seed for make_data and the validation holdout; -1: seed. A sweep trial's re-run sets both
     limit_examples: int = 0  # use only the first N examples of each split (0: all); for quick checks
 
     def check(self):
@@ -45,6 +46,10 @@ class Config:
             raise NnlabError(
                 f"Config field 'seed' must be in [0, {MAX_SEED}] (NumPy's and TensorFlow's seed range), got "
                 f"{self.seed}; pass e.g. seed=0."
+            )
+        if not -1 <= self.data_seed <= MAX_SEED:
+            raise NnlabError(
+                f"Config field 'data_seed' must be -1 (use seed) or a seed in [0, {MAX_SEED}], got {self.data_seed}."
             )
         if self.limit_examples < 0:
             raise NnlabError(f"Config field 'limit_examples' must be >= 0 (0 means all), got {self.limit_examples}.")

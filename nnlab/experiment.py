@@ -2,13 +2,20 @@
 
 The contract an experiment module meets (see experiments/mnist.py):
   - `Config`: a dataclass subclassing `nnlab.Config` — every knob, typed, with a default.
-  - `build_model(config)`: returns a Keras model (a `Sequential` in the seeds).
-  - optional `make_data(config)`: returns an `nnlab.data.Splits` for synthetic data; otherwise the runner
-    loads `config.dataset` from `nnlab.datasets`.
+  - `build_model(config)` or `build_model(config, train)`: returns a Keras model, Sequential, functional or
+    subclassed. With a second parameter it receives the training split's (x, y) (never validation or test), so a
+    `layers.Normalization()` can `adapt(train[0])`; the adapted state is saved with the model.
+  - optional `make_data(config)`: returns an `nnlab.data.Splits` of any data, synthetic or real (if it gives no
+    validation split, `config.validation_fraction` of train is held out with `config.seed`); otherwise the runner
+    loads `config.dataset` from `nnlab.datasets` (`nnlab list --data` shows each set's shapes and labels).
   - optional `SEARCH_SPACE`: which fields a sweep may vary, and over what (`nnlab.search_space`).
-  - optional `train_step(model, optimizer, x, y)`: a hand-written GradientTape step, when the loop is the lesson.
+  - optional `train_step(model, optimizer, x, y)` or `train_step(model, optimizer, x, y, config)`: a
+    hand-written GradientTape step, when the loop is the lesson. Its labels must have the model output's shape
+    (checked on a sample batch before training: (N,) labels against (N, 1) outputs would broadcast).
   - optional `track(model)`: extra per-epoch history columns (e.g. w and b of a line fit), for custom loops.
   - optional `summarize(job)`: extra entries for metrics.json (e.g. the least-squares answer beside w and b).
+    Runs after the model is saved; if it fails, the run stays done and metrics.json lists the error under
+    `errors` (the command exits non-zero).
   - optional `FIGURES`: names of extra figures from `nnlab.train.figures` to draw after training.
   - optional `VARIANTS`: {variant name: config overrides} makes the run a study (nnlab.train.study): one model per
     variant, trained from the same seed into one run directory with one combined figure.
@@ -16,6 +23,7 @@ The contract an experiment module meets (see experiments/mnist.py):
 
 import dataclasses
 import importlib.util
+import logging
 import os
 import sys
 import traceback
@@ -25,6 +33,8 @@ from nnlab import config as config_lib
 from nnlab import data as data_lib
 from nnlab import datasets
 from nnlab.errors import NnlabError
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,7 +73,13 @@ class Experiment:
             ) from None
 
     def load_splits(self, config):
-        """The experiment's data: make_data(config) if it defines one, else the named data set; then checked."""
+        """The experiment's data: make_data(config) if it defines one, else the named data set; then checked.
+
+        Data and the validation holdout are drawn with `config.data_seed` where it is set (a sweep trial's re-run:
+        the sweep's data with the trial's own seed for initialisation and batch order), else with `config.seed`;
+        make_data sees that seed as `config.seed`.
+        """
+        config = dataclasses.replace(config, seed=config.seed if config.data_seed < 0 else config.data_seed)
         if self.optional("make_data") is not None:
             splits = self.call_hook("make_data", config, signature="config", fix="Fix the data definition")
             if not isinstance(splits, data_lib.Splits):
@@ -71,6 +87,8 @@ class Experiment:
                     f"{self.path}: make_data(config) must return nnlab.data.Splits, got {type(splits).__name__}."
                 )
             splits = dataclasses.replace(splits, source=f"{self.path} make_data")
+            if splits.validation is not None and config.validation_fraction:
+                log.info("%s returned its own validation split; validation_fraction is not used", splits.source)
         else:
             splits = datasets.load(config.dataset, config)
         data_lib.check(splits)  # as given, so that the messages describe the user's data, not our holdout of it
@@ -78,6 +96,21 @@ class Experiment:
         splits = data_lib.with_validation(splits, config.validation_fraction, config.seed)
         data_lib.check(splits)
         return splits
+
+    def load_model(self, path):
+        """A run's model.keras, with the module's own Keras classes (a subclassed Model or Layer) known to Keras.
+
+        Keras stores a subclassed model by class name only; loading it needs the class, which lives in the
+        experiment module, so it is passed here instead of requiring @keras.saving.register_keras_serializable.
+        """
+        import keras
+
+        classes = {
+            name: value
+            for name, value in vars(self.module).items()
+            if isinstance(value, type) and issubclass(value, (keras.layers.Layer, keras.losses.Loss))
+        }
+        return keras.saving.load_model(path, custom_objects=classes)
 
 
 def experiments_dir():

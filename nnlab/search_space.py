@@ -1,7 +1,8 @@
 """How an experiment declares what a sweep may vary: `SEARCH_SPACE = {"field": Float(...), ...}`.
 
 Each entry names a config field and a range; `validate` checks it against the experiment's Config before any
-trial runs, and `to_hyperparameters` maps it onto keras-tuner hyperparameters of the same name.
+trial runs, and `to_hyperparameters` maps it onto keras-tuner hyperparameters of the same name. keras-tuner stores
+a Choice of booleans as 1/0; `shown` turns a bool field's value back into true/false for tables and reports.
 """
 
 import dataclasses
@@ -50,6 +51,11 @@ class Choice:
     values: list
 
 
+@dataclasses.dataclass(frozen=True)
+class Boolean:
+    """True or False for a bool config field; trials.csv, the report and best_config.json show true/false."""
+
+
 def describe(spec):
     """A JSON-able description: {"type": "float", "min_value": ..., ...}; sweep.json stores these."""
     kind = type(spec).__name__.lower()
@@ -75,10 +81,13 @@ def validate(space, config_class, where):
             _check_range(spec, types[name], at)
         elif isinstance(spec, Choice):
             _check_choice(name, spec, types[name], at)
+        elif isinstance(spec, Boolean):
+            if types[name] is not bool:
+                raise NnlabError(f"{at} is Boolean() but the field holds {types[name].__name__}; use Choice([...]).")
         else:
             raise NnlabError(
                 f"{at} is {type(spec).__name__}; use search_space.Float(min, max, log=...), "
-                f"search_space.Int(min, max) or search_space.Choice([...])."
+                f"search_space.Int(min, max), search_space.Choice([...]) or search_space.Boolean()."
             )
 
 
@@ -126,6 +135,16 @@ def _check_choice(name, spec, field_type, at):
             )
 
 
+def boolean_fields(config_class):
+    """Names of the config's bool fields, whose swept values are shown as true/false."""
+    return [name for name, kind in config_lib.field_types(config_class).items() if kind is bool]
+
+
+def shown(value):
+    """A bool (or keras-tuner's 1/0 for one) as JSON spells it: true or false."""
+    return "true" if value in (True, 1, "True", "true", "1") else "false"
+
+
 def pinned(space, overrides):
     """The space without fields the user fixed with a plain override (`width=128` sweeps only the rest)."""
     return {name: spec for name, spec in space.items() if name not in overrides}
@@ -137,7 +156,9 @@ def to_hyperparameters(space):
 
     hyperparameters = keras_tuner.HyperParameters()
     for name, spec in space.items():
-        if isinstance(spec, Choice):
+        if isinstance(spec, Boolean):
+            hyperparameters.Boolean(name)
+        elif isinstance(spec, Choice):
             hyperparameters.Choice(name, list(spec.values), ordered=False)
         else:
             make = hyperparameters.Float if isinstance(spec, Float) else hyperparameters.Int

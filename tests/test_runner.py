@@ -7,6 +7,7 @@ import threading
 import numpy as np
 import pandas as pd
 import pytest
+from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from nnlab import NnlabError
 from nnlab.results import rundir
@@ -68,7 +69,12 @@ def test_run_writes_a_complete_run_directory(tiny, results_dir):
         "accuracy.png",
     ):
         assert (path / name).stat().st_size > 0, name
-    assert any((path / "tensorboard").rglob("events.out.tfevents.*"))
+    history = pd.read_csv(path / "history.csv")
+    for part, column in (("train", "loss"), ("validation", "val_loss")):
+        events = EventAccumulator(str(path / "tensorboard" / part)).Reload()
+        logged = events.Scalars("epoch_loss")
+        assert [event.step for event in logged] == list(history["epoch"])
+        assert [event.value for event in logged] == pytest.approx(list(history[column]), rel=1e-6)
     config = json.loads((path / "config.json").read_text())
     assert config["config"]["epochs"] == 3 and config["overrides"] == {}
     env = json.loads((path / "env.json").read_text())

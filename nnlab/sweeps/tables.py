@@ -11,6 +11,7 @@ import json
 import math
 from pathlib import Path
 
+from nnlab import search_space
 from nnlab.results import atomic, history, layout
 from nnlab.results.ranking import better
 
@@ -29,8 +30,11 @@ def project_dir(sweep_dir):
     return Path(sweep_dir) / TUNER_DIR
 
 
-def refresh(sweep_dir, fields, objective, direction):
-    """Rewrite trials.csv and history.csv from the sweep directory; return the Summary."""
+def refresh(sweep_dir, fields, objective, direction, booleans=()):
+    """Rewrite trials.csv and history.csv from the sweep directory; return the Summary.
+
+    `booleans` names the swept bool fields, written true/false (keras-tuner keeps a Choice of booleans as 1/0).
+    """
     project = project_dir(sweep_dir)
     rows, long_rows = [], []
     failure = ""
@@ -38,7 +42,10 @@ def refresh(sweep_dir, fields, objective, direction):
         trial_dir = project / layout.trial_dir(trial_id)
         epochs = history.read_rows(trial_dir / layout.TRIAL_HISTORY)
         record = _read_optional(trial_dir / layout.TRIAL_RECORD)
-        rows.append(_trial_row(trial_id, state, epochs, record, fields, objective, direction))
+        row = _trial_row(trial_id, state, epochs, record, fields, objective, direction)
+        rows.append(
+            {key: search_space.shown(value) if key in booleans and value != "" else value for key, value in row.items()}
+        )
         long_rows += [{"trial_id": trial_id, **row} for row in epochs]
         if state.get("status") == "FAILED" and not failure:
             failure = _last_line(state.get("message") or "")
@@ -61,22 +68,59 @@ def refresh(sweep_dir, fields, objective, direction):
 
 def _trial_row(trial_id, state, epochs, record, fields, objective, direction):
     values = state.get("hyperparameters", {}).get("values", {})
-    scored = [row for row in epochs if math.isfinite(row.get(objective, math.nan))]
-    best = None
-    for row in scored:
-        if best is None or better(row[objective], best[objective], direction):
-            best = row
+    runs = by_execution(epochs)
+    bests = [_best_row(rows, objective, direction) for rows in runs]
+    lasts = [scored[-1][objective] for scored in (_scored(rows, objective) for rows in runs) if scored]
+    complete = bool(bests) and all(best is not None for best in bests)
     seconds = record.get("seconds") if record else sum(row.get("seconds", 0.0) for row in epochs)
-    return {
+    row = {
         "trial_id": trial_id,
         "status": state.get("status", "UNKNOWN"),
         **{field: values.get(field, "") for field in fields},
-        "best_objective": best[objective] if best else math.nan,
-        "last_objective": scored[-1][objective] if scored else math.nan,
-        "best_epoch": best["epoch"] if best else "",
-        "epochs_run": len(epochs),
+        # several executions: the mean of each one's best, as keras-tuner scores them; best_epoch is execution 0's
+        "best_objective": sum(best[objective] for best in bests) / len(bests) if complete else math.nan,
+        "last_objective": sum(lasts) / len(lasts) if lasts else math.nan,
+        "best_epoch": bests[0]["epoch"] if complete else "",
+        "epochs_run": max((len(rows) for rows in runs), default=0),
         "seconds": seconds,
     }
+    if len(runs) > 1:
+        row["executions"] = len(runs)
+    return row
+
+
+def by_execution(rows):
+    """A trial's history rows split by their `execution` column (one list when there is none), in order."""
+    groups = {}
+    for row in rows:
+        groups.setdefault(int(row.get("execution", 0)), []).append(row)
+    return [groups[key] for key in sorted(groups)]
+
+
+def mean_best(rows, objective, direction):
+    """(metrics, best epoch) of a trial: each execution's best epoch by `objective`, each metric averaged over them.
+
+    With one execution that is its best epoch's metrics. The epoch returned is execution 0's best.
+    """
+    bests = [_best_row(group, objective, direction) for group in by_execution(rows)]
+    if not bests or any(best is None for best in bests):
+        raise ValueError(f"no epoch reported a finite {objective}")
+    ignored = ("epoch", "execution", "seconds", "learning_rate")
+    keys = [key for key in bests[0] if key not in ignored and all(key in best for best in bests)]
+    metrics = {key: sum(float(best[key]) for best in bests) / len(bests) for key in keys}
+    return metrics, int(bests[0]["epoch"])
+
+
+def _scored(rows, objective):
+    return [row for row in rows if math.isfinite(row.get(objective, math.nan))]
+
+
+def _best_row(rows, objective, direction):
+    best = None
+    for row in _scored(rows, objective):
+        if best is None or better(row[objective], best[objective], direction):
+            best = row
+    return best
 
 
 def _columns(fields):

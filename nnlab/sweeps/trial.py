@@ -24,8 +24,8 @@ from keras_tuner.src.engine import base_tuner
 from nnlab import config as config_lib
 from nnlab.errors import from_os_error
 from nnlab.results import atomic, checkpoint, layout
-from nnlab.results.history import HistoryFile
-from nnlab.results.ranking import better
+from nnlab.results.history import HistoryFile, read_rows, to_csv
+from nnlab.sweeps import tables
 from nnlab.sweeps.oracle import TUNER_KEYS
 from nnlab.train import devices, loop, modeling
 from nnlab.train.job import TrainingJob
@@ -102,13 +102,49 @@ class SweepTuner(base_tuner.BaseTuner):
             self.on_trial_finished(trial)
 
     def run_trial(self, trial, *args, **kwargs):
-        """Train one trial; returns (the best epoch's metrics, best epoch). Raises on any failure."""
+        """Train the trial's executions; returns (the mean of each execution's best-epoch metrics, best epoch).
+
+        Execution k trains from execution_seed(trial seed, k), execution 0 from the trial seed itself, so that
+        best_config.json's seed repeats it. Raises on any failure.
+        """
         sweep = self.sweep
         values = {key: value for key, value in trial.hyperparameters.values.items() if key not in TUNER_KEYS}
         config = config_lib.resolve(sweep.experiment.config_class, {**config_lib.to_dict(sweep.config), **values})
+        values = {key: getattr(config, key) for key in values}  # typed: a Choice of booleans comes back as 1/0
         trial_dir = Path(self.get_trial_dir(trial.trial_id))
         seed = trial_seed(config.seed, trial.trial_id)
         started = time.perf_counter()
+        epochs = int(trial.hyperparameters.values.get("tuner/epochs", config.epochs))
+        saved_state = trial_dir / checkpoint.FILE
+        history = ExecutionHistory(trial_dir / layout.TRIAL_HISTORY, sweep.executions)
+        for execution in history.pending(epochs, interrupted=saved_state.exists()):
+            self._train_execution(trial, config, execution_seed(seed, execution), history, execution, saved_state)
+            if execution < sweep.executions - 1:
+                saved_state.unlink(missing_ok=True)  # the next execution starts fresh; its rows mark this one done
+        rows = read_rows(trial_dir / layout.TRIAL_HISTORY)
+        record_path = trial_dir / layout.TRIAL_RECORD
+        previous = atomic.read_json(record_path) if record_path.exists() else {}
+        atomic.write_json(
+            record_path,
+            {
+                "trial_id": trial.trial_id,
+                "seed": seed,
+                "executions": sweep.executions,
+                "execution_seeds": [execution_seed(seed, k) for k in range(sweep.executions)],
+                "values": values,
+                "seconds": previous.get("seconds", 0.0) + time.perf_counter() - started,
+                "rss_mb": rss_mb(),
+                "peak_rss_mb": peak_rss_mb(),
+                "pid": os.getpid(),
+            },
+        )
+        saved_state.unlink(missing_ok=True)  # the record above marks the trial trained; a re-run would redo it exactly
+        return tables.mean_best(rows, sweep.objective, sweep.direction)
+
+    def _train_execution(self, trial, config, seed, history, execution, saved_state):
+        """One training of the trial's config from `seed`, continuing after its last finished epoch if interrupted."""
+        sweep = self.sweep
+        trial_dir = Path(self.get_trial_dir(trial.trial_id))
         release_memory()
         keras.utils.set_random_seed(seed)
         tuner_values = trial.hyperparameters.values
@@ -120,12 +156,10 @@ class SweepTuner(base_tuner.BaseTuner):
             model.load_weights(Path(self.get_trial_dir(tuner_values["tuner/trial_id"])) / layout.TRIAL_WEIGHTS)
         else:
             initial_epoch = 0
-        saved_state = trial_dir / checkpoint.FILE
-        if saved_state.exists():  # this trial was interrupted: continue after its last finished epoch
+        if saved_state.exists():  # this execution was interrupted: continue after its last finished epoch
             with sweep.setup.strategy.scope():
                 initial_epoch = checkpoint.restore(model, saved_state)
-        history = HistoryFile(trial_dir / layout.TRIAL_HISTORY)
-        history.resume(before_epoch=initial_epoch)
+        history.start(execution, before_epoch=initial_epoch)
         job = TrainingJob(
             experiment=sweep.experiment,
             config=dataclasses.replace(config, epochs=epochs, seed=seed),  # the loop orders batches by config.seed
@@ -142,35 +176,55 @@ class SweepTuner(base_tuner.BaseTuner):
             loop.train(job)
         if "tuner/epochs" in tuner_values:
             save_weights(model, trial_dir / layout.TRIAL_WEIGHTS)
-        record_path = trial_dir / layout.TRIAL_RECORD
-        previous = atomic.read_json(record_path) if record_path.exists() else {}
-        atomic.write_json(
-            record_path,
-            {
-                "trial_id": trial.trial_id,
-                "seed": seed,
-                "values": values,
-                "seconds": previous.get("seconds", 0.0) + time.perf_counter() - started,
-                "rss_mb": rss_mb(),
-                "peak_rss_mb": peak_rss_mb(),
-                "pid": os.getpid(),
-            },
-        )
-        saved_state.unlink(missing_ok=True)  # the record above marks the trial trained; a re-run would redo it exactly
-        return best_metrics(history.rows, sweep.objective, sweep.direction)
 
 
-def best_metrics(rows, objective, direction):
-    """The metrics of the epoch with the best objective, and that epoch's number."""
-    scored = [row for row in rows if math.isfinite(row.get(objective, math.nan))]
-    if not scored:
-        raise ValueError(f"no epoch reported a finite {objective}")
-    best = scored[0]
-    for row in scored[1:]:
-        if better(row[objective], best[objective], direction):
-            best = row
-    metrics = {key: float(value) for key, value in best.items() if key not in ("epoch", "seconds", "learning_rate")}
-    return metrics, int(best["epoch"])
+def execution_seed(seed, execution):
+    """The seed of a trial's execution `execution`: the trial seed for execution 0, else derived from both."""
+    return seed if execution == 0 else trial_seed(seed, f"execution-{execution}")
+
+
+class ExecutionHistory(HistoryFile):
+    """A trial's history.csv over its executions, one after another; with several, rows carry `execution`.
+
+    `rows` holds the current execution's rows only (what the loop reads back); the file holds every execution's.
+    Executions run in order and the checkpoint is removed when one ends, so the file itself says where a killed
+    trial stopped: executions before the last one in the file are finished; the last one is finished when it
+    reached the final epoch and no checkpoint is left, else it continues from the checkpoint (or from scratch).
+    """
+
+    def __init__(self, path, executions):
+        super().__init__(path)
+        self.executions, self.execution, self.earlier = executions, 0, []
+
+    def pending(self, epochs, interrupted):
+        """The executions still to train, in order."""
+        if self.executions == 1:
+            return [0]
+        rows = read_rows(self.path)
+        current = max((int(row.get("execution", 0)) for row in rows), default=0)
+        current_epochs = [row["epoch"] for row in rows if int(row.get("execution", 0)) == current]
+        finished = not interrupted and current_epochs and max(current_epochs) >= epochs - 1
+        return list(range(current + 1 if finished else current, self.executions))
+
+    def start(self, execution, before_epoch):
+        """Train `execution` from `before_epoch`: keep earlier executions' rows and its own rows before that epoch."""
+        rows = read_rows(self.path)
+        self.execution = execution
+        self.earlier = [row for row in rows if int(row.get("execution", 0)) < execution]
+        self.rows = [row for row in rows if int(row.get("execution", 0)) == execution and row["epoch"] < before_epoch]
+        if self.path.exists():
+            self._write()
+
+    def append(self, row):
+        self.rows.append(dict(row))
+        self._write()
+
+    def _write(self):
+        if self.executions == 1:
+            atomic.write_text(self.path, to_csv(self.rows))
+            return
+        tagged = [{"epoch": row["epoch"], "execution": self.execution, **row} for row in self.rows]
+        atomic.write_text(self.path, to_csv(self.earlier + tagged))
 
 
 def release_memory():

@@ -147,7 +147,7 @@ def _run_role(sweep, role, verbose):
 
 
 def _refresh(sweep, fail_fast=False):
-    summary = tables.refresh(sweep.sweep_dir, list(sweep.space), sweep.objective, sweep.direction)
+    summary = tables.refresh(sweep.sweep_dir, list(sweep.space), sweep.objective, sweep.direction, sweep.booleans)
     _write_status(sweep, status.RUNNING, "", summary)
     ended_failed = summary.counts.get("FAILED", 0)
     if fail_fast and ended_failed >= FAIL_FAST and not summary.counts.get("COMPLETED"):
@@ -161,7 +161,7 @@ def finish(sweep):
     """Final tables, plots, best_config.json and sweep.json; raises NnlabError when no trial completed."""
     from nnlab.plots import sweeps as sweep_plots
 
-    summary = tables.refresh(sweep.sweep_dir, list(sweep.space), sweep.objective, sweep.direction)
+    summary = tables.refresh(sweep.sweep_dir, list(sweep.space), sweep.objective, sweep.direction, sweep.booleans)
     axes = sweep.axes if sweep.axes[0] else sweep_plots.sweep_axes(sweep.space)
     sweep_plots.draw_all(sweep.sweep_dir, sweep.objective, sweep.direction, axes)
     if summary.best is None:
@@ -196,14 +196,32 @@ def _failed_message(sweep, summary):
 
 
 def _write_best_config(sweep, best):
+    """best_config.json: a config that repeats the best trial's training (execution 0 of several) with `nnlab run`.
+
+    The trial trained from its own trial seed on data drawn with the sweep's seed; the config says both, as
+    seed and data_seed. A Hyperband trial that continued another trial's weights cannot be repeated from a config.
+    """
     values = {field: best[field] for field in sweep.space}
     trial_dir = tables.project_dir(sweep.sweep_dir) / layout.trial_dir(best["trial_id"])
     state = atomic.read_json(trial_dir / layout.TRIAL_STATE)
-    epochs = state["hyperparameters"]["values"].get("tuner/epochs")  # Hyperband trains its trials for fewer
+    tuner_values = state["hyperparameters"]["values"]
+    epochs = tuner_values.get("tuner/epochs")  # Hyperband trains its trials for fewer
     if epochs:
         values["epochs"] = epochs
-    config = config_lib.resolve(sweep.experiment.config_class, {**config_lib.to_dict(sweep.config), **values})
     record = atomic.read_json(trial_dir / layout.TRIAL_RECORD) if (trial_dir / layout.TRIAL_RECORD).exists() else {}
+    if record.get("seed") is not None:
+        values["seed"] = record["seed"]
+        values["data_seed"] = sweep.config.seed if sweep.config.data_seed < 0 else sweep.config.data_seed
+    config = config_lib.resolve(sweep.experiment.config_class, {**config_lib.to_dict(sweep.config), **values})
+    continued = tuner_values.get("tuner/trial_id")
+    repeatable = (
+        f"no: this Hyperband trial continued the weights of trial {continued} from epoch "
+        f"{tuner_values.get('tuner/initial_epoch')}; `nnlab run from=` trains the same config from scratch, "
+        f"which is a fair re-run but not this trial's numbers"
+        if continued
+        else "yes: same data split, initialisation and batch order as the trial"
+        + (f" (its execution 0 of {sweep.executions})" if sweep.executions > 1 else "")
+    )
     path = sweep.sweep_dir / layout.BEST_CONFIG
     atomic.write_json(
         path,
@@ -216,6 +234,8 @@ def _write_best_config(sweep, best):
             "objective": {"name": sweep.objective, "value": best["best_objective"], "direction": sweep.direction},
             "best_epoch": best["best_epoch"],
             "trial_seed": record.get("seed"),
+            "executions_per_trial": sweep.executions,
+            "repeatable": repeatable,
         },
     )
     return path

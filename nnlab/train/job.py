@@ -90,8 +90,11 @@ def train_model(experiment, config, splits, setup, run_dir, verbose, name="", pl
     if splits.test is not None:
         job.metrics["test"] = loop.evaluate(model, setup.strategy, splits.test)
         print(f"test{suffix}: {format_metrics(job.metrics['test'])}", file=sys.stderr)
-    job.metrics.update(module_summary(job))  # e.g. the least-squares answer beside a line fit's w and b
     save_model(model, run_dir.file(layout.model(name)))
+    try:  # after saving: a broken post-training hook must not throw away a trained model
+        job.metrics.update(module_summary(job))  # e.g. the least-squares answer beside a line fit's w and b
+    except NnlabError as error:
+        job.metrics.setdefault("errors", {})["summarize"] = str(error)
     if plot:
         curves.plot_history(job.history.path, run_dir.path, variant=name)
     return job

@@ -32,6 +32,7 @@ import tensorflow as tf
 
 from nnlab.errors import NnlabError
 from nnlab.results import checkpoint
+from nnlab.train import modeling
 from nnlab.train.controls import NoControls
 from nnlab.train.progress import Progress, TensorBoardLog
 
@@ -156,6 +157,7 @@ class EpochLoop:
         step = job.experiment.optional("train_step")
         self.handwritten = step is not None
         self.user_step = None if step is None else _graph_step(step)
+        self.user_step_extra = (config,) if step is not None and modeling.takes_arguments(step, 5) else ()
         self.track = job.experiment.optional("track")
         self.x, self.y = tensors(job.splits.train)
         self.validation = None if job.splits.validation is None else tensors(job.splits.validation)
@@ -277,7 +279,7 @@ class EpochLoop:
         if not self.handwritten:
             self.model.train_step((x, y))
             return {}
-        result = self.user_step(self.model, self.optimizer, x, y)
+        result = self.user_step(self.model, self.optimizer, x, y, *self.user_step_extra)
         return dict(result) if isinstance(result, dict) else {"loss": result}
 
     def _validation_keys(self):

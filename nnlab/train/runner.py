@@ -74,7 +74,7 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
             raise
         marked = run_dir.mark(status.FAILED, str(mapped))
         raise NnlabError(f"{mapped} [run {run_dir.path} {'marked failed' if marked else 'not marked: disk'}]") from None
-    run_dir.set_status(status.DONE)
+    run_dir.set_status(status.DONE)  # even when a post-training hook failed: metrics.json lists it under "errors"
     for path in [run_dir.file(layout.checkpoint()), *run_dir.path.glob(layout.checkpoint("*"))]:
         path.unlink(missing_ok=True)  # only needed while unfinished
     return RunResult(run_dir=run_dir.path, metrics=metrics)
@@ -103,7 +103,12 @@ def _setup(experiment, config, configs):
 
 def _train(experiment, config, setup, run_dir, verbose):
     record = environment.collect(
-        config.seed, setup.devices, setup.strategy_name, setup.compile_options, setup.deterministic
+        config.seed,
+        setup.devices,
+        setup.strategy_name,
+        setup.compile_options,
+        setup.deterministic,
+        module_path=experiment.path,
     )
     record.update(setup.describe(config.batch_size))  # strategy, replicas, workers, per-replica batch
     atomic.write_json(run_dir.file(layout.ENVIRONMENT), record)
@@ -115,5 +120,9 @@ def _train(experiment, config, setup, run_dir, verbose):
     else:
         job = job_lib.train_model(experiment, config, splits, setup, run_dir, verbose)
     atomic.write_json(run_dir.file(layout.METRICS), job.metrics)
-    figures.draw_all(experiment.optional("FIGURES") or (), job)
+    try:
+        figures.draw_all(experiment.optional("FIGURES") or (), job)
+    except Exception as error:  # the run trained; keep it and say what failed
+        job.metrics.setdefault("errors", {})["figures"] = f"{type(error).__name__}: {error}"
+        atomic.write_json(run_dir.file(layout.METRICS), job.metrics)
     return job.metrics
