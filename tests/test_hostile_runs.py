@@ -17,7 +17,7 @@ import pytest
 
 from nnlab import cli
 from nnlab.errors import NnlabError
-from nnlab.results import lock, rundir, status
+from nnlab.results import atomic, lock, rundir, status
 from nnlab.results.history import HistoryFile
 from tests._tuning_tiny import TINY
 
@@ -97,7 +97,7 @@ def test_resume_says_so_when_a_config_json_is_damaged(tmp_path, capsys):
     run_dir.file("config.json").write_text('{"config": {"epo')
     dead = subprocess.Popen(["true"])
     dead.wait()
-    rundir.atomic.write_json(run_dir.file("status.json"), {"status": "running", "pid": dead.pid, "host": "x"})
+    atomic.write_json(run_dir.file("status.json"), {"status": "running", "pid": dead.pid, "host": "x"})
     assert rundir.unfinished(tmp_path / "results", "tiny", {"epochs": 1}) is None
     assert "config.json cannot be read (JSONDecodeError), so --resume cannot tell" in capsys.readouterr().err
     assert run_dir.status() == status.FAILED  # no longer shown as running for ever
