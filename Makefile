@@ -10,8 +10,9 @@ PYTEST_ARGS ?=
 
 WORKERS ?= 0
 RUNS ?=
+PORT ?= 6006
 
-.PHONY: install run tune report bench profile test lint format list clean
+.PHONY: install run tune report bench profile test lint format list clean tensorboard
 
 install: $(INSTALLED)
 
@@ -35,6 +36,10 @@ bench: $(INSTALLED)
 
 profile: $(INSTALLED)
 	$(BIN)/python benchmarks/profile_steps.py $(ARGS)
+
+# TensorBoard over one experiment's runs and sweeps (a sweep's HParams dashboard included), on this machine only.
+tensorboard: $(INSTALLED)
+	$(BIN)/tensorboard --logdir results/$(EXP) --host localhost --port $(PORT)
 
 list: $(INSTALLED)
 	$(BIN)/nnlab list

@@ -24,6 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import bench_output  # noqa: E402
 import cases  # noqa: E402
+import sweep_patience  # noqa: E402
 import system  # noqa: E402
 
 
@@ -144,10 +145,11 @@ def _system(settings, measurements, summary):
         print("measuring the sweep speed-up and peak memory (fresh processes) ...", flush=True)
         sweeps = system.sweep_speedup(settings.sweep_trials, settings.sweep_epochs, settings.sweep_limit, settings.seed)
         sweeps += system.sweep_memory(settings.memory_trials, 1, 2_000, settings.seed)
+    patience = [] if missing else sweep_patience.measure(seed=settings.seed)  # the same sweep without/with patience
     rows = runs + sweeps
-    for row in rows:
+    for row in rows + patience:
         print(f"  {row['benchmark']:12} {row['side']:22} {_brief(row)}", flush=True)
-    return measurements + rows, summary + cases.system_summary(rows)
+    return measurements + rows + patience, summary + cases.system_summary(rows) + sweep_patience.summary(patience)
 
 
 def _brief(row):

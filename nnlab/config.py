@@ -15,6 +15,8 @@ from nnlab.errors import NnlabError
 
 MAX_SEED = 2**32 - 1
 MAX_INT = 2**63 - 1  # TensorFlow holds counts as int64; a larger integer would overflow deep inside it
+LR_SCHEDULES = ("constant", "cosine", "exponential", "plateau")
+PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "auto")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,6 +34,17 @@ class Config:
     seed: int = 0
     data_seed: int = -1  # seed for make_data and the validation holdout; -1: seed. A sweep trial's re-run sets both
     limit_examples: int = 0  # use only the first N examples of each split (0: all); for quick checks
+    # Early stopping and learning-rate schedules (nnlab.train.controls); the defaults train as before.
+    patience: int = 0  # stop after this many epochs without improvement in `monitor` (0: never stop early)
+    monitor: str = "val_loss"  # minimised if its name says loss/error/..., as a sweep's objective; else maximised
+    restore_best_weights: bool = True  # with patience > 0: test, save and report the best epoch's weights
+    lr_schedule: str = "constant"  # constant, cosine, exponential or plateau; the rate changes once per epoch
+    warmup_epochs: int = 0  # the rate rises linearly to learning_rate over these first epochs
+    min_learning_rate: float = 0.0  # cosine's end point, and plateau's floor
+    lr_decay: float = 0.9  # exponential: the rate is multiplied by this each epoch
+    lr_factor: float = 0.5  # plateau: the rate is multiplied by this after lr_patience epochs without improvement
+    lr_patience: int = 2
+    precision: str = "float32"  # or mixed_float16, mixed_bfloat16, auto (mixed_float16 on a capable GPU)
 
     def check(self):
         """Raise NnlabError for values no experiment can train with; subclasses may add checks."""
@@ -58,6 +71,43 @@ class Config:
                 f"Config field 'validation_fraction' must be in [0, 1), got "
                 f"{self.validation_fraction!r}; pass e.g. validation_fraction=0.1."
             )
+        check_training_controls(self)
+
+
+def check_training_controls(config):
+    """Raise NnlabError for early-stopping, schedule and precision fields no run can use (issue 14's knobs)."""
+
+    def fail(field, problem, fix):
+        raise NnlabError(f"Config field '{field}' {problem}, got {getattr(config, field)!r}; {fix}.")
+
+    if config.patience < 0:
+        fail("patience", "must be >= 0 (0 turns early stopping off)", "pass e.g. patience=3")
+    if not config.monitor.strip():
+        fail("monitor", "must name a logged metric", "pass e.g. monitor=val_loss or monitor=val_accuracy")
+    if config.lr_schedule not in LR_SCHEDULES:
+        fail("lr_schedule", f"must be one of {', '.join(LR_SCHEDULES)}", "pass e.g. lr_schedule=cosine")
+    if config.precision not in PRECISIONS:
+        fail("precision", f"must be one of {', '.join(PRECISIONS)}", "pass e.g. precision=mixed_bfloat16")
+    if config.warmup_epochs < 0 or (config.warmup_epochs and config.warmup_epochs >= config.epochs):
+        fail(
+            "warmup_epochs",
+            f"must be >= 0 and smaller than epochs ({config.epochs}), so that some epochs train at learning_rate",
+            f"pass e.g. warmup_epochs={max(0, min(config.epochs - 1, 1))} or raise epochs",
+        )
+    if not (0 <= config.min_learning_rate and math.isfinite(config.min_learning_rate)):
+        fail("min_learning_rate", "must be a finite number >= 0", "pass e.g. min_learning_rate=0")
+    if config.lr_schedule == "cosine" and config.min_learning_rate >= config.learning_rate:
+        fail(
+            "min_learning_rate",
+            f"must be below learning_rate ({config.learning_rate:g}) for a cosine schedule to fall",
+            f"pass e.g. min_learning_rate={config.learning_rate / 100:g}",
+        )
+    if not (0 < config.lr_decay <= 1):
+        fail("lr_decay", "must be in (0, 1]: exponential multiplies the rate by it", "pass e.g. lr_decay=0.9")
+    if not (0 < config.lr_factor < 1):
+        fail("lr_factor", "must be in (0, 1): plateau multiplies the rate by it", "pass e.g. lr_factor=0.5")
+    if config.lr_patience < 0:
+        fail("lr_patience", "must be >= 0", "pass e.g. lr_patience=2")
 
 
 def field_types(config_class):

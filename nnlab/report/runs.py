@@ -23,6 +23,7 @@ RUNNER_KEYS = {
     "best",
     "errors",
     "message",
+    "early_stopping",
 }
 
 
@@ -182,7 +183,12 @@ def wall_seconds(run):
 def epochs(run):
     done = run.summary.get("epochs_run", len(run.history) if run.history is not None else None)
     planned = run.config.get("epochs")
-    return f"{doc.number(done)}/{doc.number(planned)}" if done is not None and planned else doc.number(done)
+    text = f"{doc.number(done)}/{doc.number(planned)}" if done is not None and planned else doc.number(done)
+    stopping = run.summary.get("early_stopping")
+    if isinstance(stopping, dict) and isinstance(stopping.get("kept_epoch"), int):  # nnlab.train.controls
+        stopped = "stopped early; " if stopping.get("stopped_early") else ""
+        text += f" ({stopped}weights of epoch {stopping['kept_epoch'] + 1} kept)"  # 1-based, as the curves' axis
+    return text
 
 
 def role(run, latest, best):

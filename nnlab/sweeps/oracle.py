@@ -69,6 +69,14 @@ def make_oracle(algorithm, objective, direction, max_trials, seed, hyperparamete
     return oracle
 
 
+def hyperband_shortest_budget(max_epochs, factor):
+    """The fewest epochs Hyperband gives a trial (its last bracket's first round), as keras-tuner computes it."""
+    brackets, epochs = 0, max_epochs
+    while epochs >= 1:
+        epochs, brackets = epochs / factor, brackets + 1
+    return math.ceil(max_epochs / factor ** (brackets - 1))
+
+
 def hyperband_trials(max_epochs, factor):
     """Trials in one Hyperband iteration, computed as keras-tuner's HyperbandOracle schedules them."""
     bracket0_size = math.ceil(1 + math.log(max_epochs, factor))

@@ -144,7 +144,7 @@ class SweepPlan:
 
     def preflight(self):
         """Load the data and check the objective is a metric the model logs, before the first trial."""
-        from nnlab.train import modeling
+        from nnlab.train import controls, modeling
 
         self.load_data()
         model = modeling.prepare(self.experiment, self.config, self.splits, self.setup)
@@ -152,6 +152,7 @@ class SweepPlan:
         logged = list(model.evaluate(x, y, verbose=0, return_dict=True))
         if self.splits.validation is not None:
             logged += [f"val_{name}" for name in logged]
+        controls.check_monitor(self.config, logged, str(self.experiment.path))  # patience's or plateau's metric
         if self.objective not in logged:
             hint = (
                 " (there is no validation split: set validation_fraction > 0)"
@@ -225,6 +226,7 @@ def plan_settings(experiment, overrides, results_dir, workers):
     if factor < 2:
         raise NnlabError(f"{where}: factor={factor} must be at least 2 (Hyperband keeps 1/factor of each round).")
     max_trials = _trial_count(algorithm, settings.get("max_trials"), space, config.epochs, factor, where)
+    _check_warmup(config, space, algorithm, factor, where)
     executions = settings.get("executions_per_trial", 1)
     if executions < 1:
         raise NnlabError(f"{where}: executions_per_trial={executions} must be at least 1 (trainings per trial).")
@@ -263,6 +265,34 @@ def plan_settings(experiment, overrides, results_dir, workers):
         workers=workers,
         axes=axes,
     )
+
+
+def _check_warmup(config, space, algorithm, factor, where):
+    """warmup_epochs must leave every trial some epochs at the full rate: below the shortest epoch budget a trial
+    can get (Hyperband's smallest bracket; the smallest `epochs` in the space), for every value the space allows."""
+    from nnlab.sweeps import oracle as oracles
+
+    warmup = _extreme(space.get("warmup_epochs"), max, config.warmup_epochs)
+    if not warmup:
+        return
+    epochs = _extreme(space.get("epochs"), min, config.epochs)
+    budget, why = epochs, f"epochs={epochs}"
+    if algorithm == "hyperband":
+        budget = oracles.hyperband_shortest_budget(config.epochs, factor)
+        why = f"Hyperband's shortest trial (epochs={config.epochs}, factor={factor}) trains {budget} epochs"
+    if warmup >= budget:
+        raise NnlabError(
+            f"{where}: field 'warmup_epochs' can be {warmup}, but {why}, so some trials would never reach "
+            f"learning_rate. Use warmup_epochs below {budget}, or more epochs."
+        )
+
+
+def _extreme(spec, pick, default):
+    """The largest (pick=max) or smallest (pick=min) value a search-space entry can take; `default` without one."""
+    if spec is None:
+        return default
+    values = spec.values if isinstance(spec, search_space.Choice) else (spec.min_value, spec.max_value)
+    return pick(values)
 
 
 def _trial_count(algorithm, requested, space, epochs, factor, where):

@@ -27,6 +27,7 @@ from nnlab.results import atomic, checkpoint, layout
 from nnlab.results.history import HistoryFile, read_rows, to_csv
 from nnlab.sweeps import tables
 from nnlab.sweeps.oracle import TUNER_KEYS
+from nnlab.train import controls as controls_lib
 from nnlab.train import devices, loop, modeling
 from nnlab.train.job import TrainingJob
 
@@ -156,13 +157,16 @@ class SweepTuner(base_tuner.BaseTuner):
             model.load_weights(Path(self.get_trial_dir(tuner_values["tuner/trial_id"])) / layout.TRIAL_WEIGHTS)
         else:
             initial_epoch = 0
+        trial_config = dataclasses.replace(config, epochs=epochs, seed=seed)  # the loop orders batches by its seed
+        controls = controls_lib.make(trial_config, model, str(sweep.experiment.path))  # patience, lr_schedule
         if saved_state.exists():  # this execution was interrupted: continue after its last finished epoch
             with sweep.setup.strategy.scope():
                 initial_epoch = checkpoint.restore(model, saved_state)
+            controls.restore(checkpoint.extra(saved_state))
         history.start(execution, before_epoch=initial_epoch)
         job = TrainingJob(
             experiment=sweep.experiment,
-            config=dataclasses.replace(config, epochs=epochs, seed=seed),  # the loop orders batches by config.seed
+            config=trial_config,
             splits=sweep.splits,
             model=model,
             run_dir=None,
@@ -173,7 +177,7 @@ class SweepTuner(base_tuner.BaseTuner):
             checkpoint_path=saved_state,
         )
         if initial_epoch < epochs:
-            loop.train(job)
+            loop.train(job, controls)  # its objective: the best epoch (tables.mean_best)
         if "tuner/epochs" in tuner_values:
             save_weights(model, trial_dir / layout.TRIAL_WEIGHTS)
 

@@ -32,8 +32,9 @@ from nnlab import config as config_lib
 from nnlab import experiment as experiment_lib
 from nnlab.errors import NnlabError, from_os_error
 from nnlab.results import atomic, layout, lock, status
-from nnlab.sweeps import tables
+from nnlab.sweeps import hparams, tables
 from nnlab.sweeps.plan import plan_settings
+from nnlab.sweeps.progress import SweepProgress
 from nnlab.train import job
 
 FAIL_FAST = 3  # this many failed trials before any completes: stop, the sweep is failed
@@ -86,7 +87,8 @@ def _run(sweep, role, workers, verbose):
         distributed.launch(sweep, [f"{key}={value}" for key, value in sweep.raw_overrides.items()], workers)
         return finish(sweep)
     tuner = sweep.make_tuner(verbose)
-    tuner.on_trial_finished = lambda trial: _refresh(sweep, fail_fast=True)
+    progress = SweepProgress(sweep.max_trials, sweep.objective)
+    tuner.on_trial_finished = lambda trial: _refresh(sweep, fail_fast=True, progress=progress)
     _search(sweep, tuner)
     return finish(sweep)
 
@@ -108,6 +110,7 @@ def _prepare(sweep):
     """Check the sweep can resume, load the data and check the objective, then mark the sweep running."""
     sweep.check_resumable()
     sweep.preflight()
+    hparams.write_search_space(sweep.sweep_dir, sweep.space, sweep.objective, sweep.direction)
     _write_status(sweep, status.RUNNING, "")
 
 
@@ -138,7 +141,8 @@ def _run_role(sweep, role, verbose):
         if not launched:
             _prepare(sweep)
         tuner = sweep.make_tuner(verbose)
-        distributed.serve(tuner.oracle, lambda: _refresh(sweep, fail_fast=True))
+        progress = SweepProgress(sweep.max_trials, sweep.objective, workers=sweep.workers)
+        distributed.serve(tuner.oracle, lambda: _refresh(sweep, fail_fast=True, progress=progress))
         return finish(sweep) if not launched else SweepResult(sweep.sweep_dir, None, None, {})
     sweep.load_data()
     tuner = sweep.make_tuner(verbose)
@@ -146,9 +150,12 @@ def _run_role(sweep, role, verbose):
     return SweepResult(sweep.sweep_dir, None, None, {})
 
 
-def _refresh(sweep, fail_fast=False):
+def _refresh(sweep, fail_fast=False, progress=None):
     summary = tables.refresh(sweep.sweep_dir, list(sweep.space), sweep.objective, sweep.direction, sweep.booleans)
+    hparams.write_trials(sweep.sweep_dir, summary.rows, list(sweep.space))
     _write_status(sweep, status.RUNNING, "", summary)
+    if progress is not None:
+        progress.update(summary)
     ended_failed = summary.counts.get("FAILED", 0)
     if fail_fast and ended_failed >= FAIL_FAST and not summary.counts.get("COMPLETED"):
         message = _failed_message(sweep, summary)
@@ -162,6 +169,7 @@ def finish(sweep):
     from nnlab.plots import sweeps as sweep_plots
 
     summary = tables.refresh(sweep.sweep_dir, list(sweep.space), sweep.objective, sweep.direction, sweep.booleans)
+    hparams.write_trials(sweep.sweep_dir, summary.rows, list(sweep.space))
     axes = sweep.axes if sweep.axes[0] else sweep_plots.sweep_axes(sweep.space)
     sweep_plots.draw_all(sweep.sweep_dir, sweep.objective, sweep.direction, axes)
     if summary.best is None:

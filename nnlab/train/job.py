@@ -41,11 +41,12 @@ def train_model(experiment, config, splits, setup, run_dir, verbose, name="", pl
     figure instead of per-variant curves); a plain run once with name "".
     """
     from nnlab.plots import curves
+    from nnlab.train import controls as controls_lib
     from nnlab.train import loop, modeling, shape_errors
-    from nnlab.train.controls import NoControls
 
-    controls = controls or NoControls()
     model = modeling.prepare(experiment, config, splits, setup)
+    # Early stopping and the learning-rate schedule from the config (none with the defaults).
+    controls = controls or controls_lib.make(config, model, str(experiment.path))
     suffix = f"-{name}" if name else ""
     checkpoint_path = run_dir.file(layout.checkpoint(name))
     initial_epoch = 0
@@ -87,7 +88,11 @@ def train_model(experiment, config, splits, setup, run_dir, verbose, name="", pl
         "train_seconds": earlier_seconds + session_seconds,  # cumulative over every session of the run
         "seconds_per_epoch": session_seconds / max(1, len(job.history.rows) - initial_epoch),
     }
-    if splits.test is not None:
+    job.metrics.update(stopping_record(controls, job.history.rows))
+    stopping = job.metrics.get("early_stopping", {})
+    if stopping.get("stopped_early"):
+        print(f"stopped early{suffix}: {stopping['reason']}; kept epoch {stopping['kept_epoch']}", file=sys.stderr)
+    if splits.test is not None:  # with the kept weights: controls.finish restored the best epoch's
         job.metrics["test"] = loop.evaluate(model, setup.strategy, splits.test)
         print(f"test{suffix}: {format_metrics(job.metrics['test'])}", file=sys.stderr)
     save_model(model, run_dir.file(layout.model(name)))
@@ -98,6 +103,15 @@ def train_model(experiment, config, splits, setup, run_dir, verbose, name="", pl
     if plot:
         curves.plot_history(job.history.path, run_dir.path, variant=name)
     return job
+
+
+def stopping_record(controls, rows):
+    """The `early_stopping` entry of metrics.json: where and why training stopped, and the kept epoch's row."""
+    summary = controls.summary()
+    if not summary:
+        return {}
+    kept = next((row for row in rows if row["epoch"] == summary["kept_epoch"]), {})
+    return {"early_stopping": {**summary, "kept": {key: value for key, value in kept.items() if key != "seconds"}}}
 
 
 def module_summary(job):

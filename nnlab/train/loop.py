@@ -59,7 +59,9 @@ def train(job, controls=None):
     loop = EpochLoop(job)
     progress = Progress(config.epochs, job.verbose)
     board = TensorBoardLog(job.tensorboard_dir) if job.tensorboard_dir is not None else None
-    epoch, chunk, stop = job.initial_epoch, 1, False  # the first call also traces, so it runs one epoch
+    controls.check_logged(loop.columns())  # an unknown `monitor` stops here, before the first epoch
+    # A run resumed after early stopping decided (killed before it finished) trains no further epoch.
+    epoch, chunk, stop = job.initial_epoch, 1, controls.stopped  # the first call also traces, so it runs one epoch
     try:
         while epoch < config.epochs and not stop:
             count = 1 if controls.active else min(chunk, config.epochs - epoch)
@@ -197,8 +199,12 @@ class EpochLoop:
         done = int(done)
         return {key: values.numpy()[:done] for key, values in columns.items()}
 
+    def columns(self):
+        """The history columns each epoch produces, apart from epoch and seconds."""
+        return self.step_keys + self._validation_keys() + self.track_keys + ["learning_rate"]
+
     def _epochs(self, start, count):
-        keys = self.step_keys + self._validation_keys() + self.track_keys + ["learning_rate"]
+        keys = self.columns()
         arrays = {key: tf.TensorArray(tf.float32, size=MAX_CHUNK) for key in keys}
 
         def keep_going(i, finite, arrays):

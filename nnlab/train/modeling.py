@@ -7,7 +7,7 @@ import numpy as np
 
 from nnlab import data as data_lib
 from nnlab.errors import NnlabError
-from nnlab.train import fused_adam
+from nnlab.train import fused_adam, precision
 
 
 def build(experiment, config, train=None):
@@ -38,8 +38,9 @@ def build(experiment, config, train=None):
 def prepare(experiment, config, splits, setup):
     """The experiment's model, built and compiled under the setup's strategy and checked against the data."""
     where = str(experiment.path)
-    with setup.strategy.scope():
+    with setup.strategy.scope(), precision.policy(config, experiment):
         model = build(experiment, config, splits.train)
+        model = precision.float32_output(model, np.asarray(splits.train[0][:2]), where)
         compile_model(model, config, setup.compile_options, where)
     check_fits_data(model, splits, config, where, custom_step=experiment.optional("train_step") is not None)
     return model

@@ -14,7 +14,7 @@ from nnlab import errors
 from nnlab import experiment as experiment_lib
 from nnlab.errors import NnlabError
 from nnlab.results import atomic, layout, rundir, status
-from nnlab.train import environment, figures
+from nnlab.train import environment, figures, precision
 from nnlab.train import job as job_lib
 
 
@@ -98,6 +98,7 @@ def _setup(experiment, config, configs):
     setup = devices.setup(config.seed)
     for checked in configs:
         devices.check_batch_size(checked.batch_size, setup.replicas, experiment.path)
+        precision.check(experiment, checked)
     return setup
 
 
@@ -111,6 +112,7 @@ def _train(experiment, config, setup, run_dir, verbose):
         module_path=experiment.path,
     )
     record.update(setup.describe(config.batch_size))  # strategy, replicas, workers, per-replica batch
+    record["precision"] = precision.describe(config.precision)  # what `auto` resolved to here
     atomic.write_json(run_dir.file(layout.ENVIRONMENT), record)
     splits = experiment.load_splits(config)
     if experiment.optional("VARIANTS") is not None:  # a study: one model per variant, one run directory
