@@ -45,7 +45,7 @@ def main(argv=None):
     except NnlabError as error:
         print(f"nnlab: error: {error}", file=sys.stderr)
         return 2
-    except OSError as error:
+    except Exception as error:
         mapped = from_os_error(error)  # disk full, read-only, a file where a directory belongs: the user's to fix
         if mapped is None:
             raise

@@ -6,6 +6,8 @@ bug in nnlab and keeps its traceback.
 """
 
 import errno
+import os
+import re
 
 
 class NnlabError(ValueError):
@@ -30,10 +32,22 @@ _ENVIRONMENT_ADVICE = {
 
 
 def from_os_error(error):
-    """The NnlabError for an OSError a user's environment causes (disk full, read-only, not a directory ...), or
-    None for any other OSError, which stays a bug with its traceback."""
-    advice = _ENVIRONMENT_ADVICE.get(getattr(error, "errno", None))
-    if advice is None:
+    """The NnlabError for an error a user's environment causes (disk full, read-only, not a directory ...), or
+    None for any other error, which stays a bug with its traceback.
+
+    Takes an OSError, or TensorFlow's own error for the same cause: TensorFlow writes its event and checkpoint
+    files in C++ and reports a full disk as ResourceExhaustedError, not as an OSError.
+    """
+    if isinstance(error, OSError):
+        advice = _ENVIRONMENT_ADVICE.get(error.errno)
+        if advice is None:
+            return None
+        where = " -> ".join(str(name) for name in (error.filename, error.filename2) if name) or "a results file"
+        return NnlabError(f"cannot write or read {where} ({error.strerror or error}): {advice}.")
+    if not type(error).__module__.startswith("tensorflow"):
         return None
-    where = " -> ".join(str(name) for name in (error.filename, error.filename2) if name) or "a results or cache file"
-    return NnlabError(f"cannot write or read {where} ({error.strerror or error}): {advice}.")
+    said = re.sub(r"\{\{.*?\}\}\s*", "", str(error).strip().splitlines()[0] if str(error).strip() else "")
+    for code, advice in _ENVIRONMENT_ADVICE.items():
+        if os.strerror(code) in said:
+            return NnlabError(f"TensorFlow cannot write {said[:300]}: {advice}.")
+    return None

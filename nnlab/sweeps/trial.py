@@ -89,8 +89,8 @@ class SweepTuner(base_tuner.BaseTuner):
     def _run_and_update_trial(self, trial, *args, **kwargs):
         try:
             metrics, best_epoch = self.run_trial(trial)
-        except OSError as error:
-            if from_os_error(error) is None:
+        except Exception as error:
+            if from_os_error(error) is None:  # a full or read-only disk, as an OSError or as TensorFlow's error
                 raise
             # The disk, not the trial: keras-tuner would record the trial FAILED for good. Stop the sweep instead,
             # with the trial unfinished, so that the same command resumes it once the user has freed space.

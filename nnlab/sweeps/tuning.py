@@ -75,6 +75,14 @@ def tune(name, overrides=(), results_dir="results", workers=0, verbose=None, exp
                 with suppress(OSError):  # a full disk must not hide the interruption
                     _write_status(sweep, status.INTERRUPTED, status.interrupted_message(again))
             raise
+        except Exception as error:  # a full or read-only disk: one paragraph, and the sweep marked failed if it can be
+            mapped = from_os_error(error)
+            if mapped is None:
+                raise
+            if chief:
+                with suppress(Exception):
+                    _write_status(sweep, status.FAILED, str(mapped))
+            raise mapped from None
 
 
 def _run(sweep, role, workers, verbose):
@@ -121,7 +129,7 @@ def _search(sweep, tuner):
     try:
         tuner.search(verbose=tuner.verbose)
     except FatalError as error:  # trial.SweepTuner stopped the search: the disk is full, read-only, ...
-        mapped = from_os_error(error.__cause__) if isinstance(error.__cause__, OSError) else None
+        mapped = from_os_error(error.__cause__) if error.__cause__ is not None else None
         if mapped is None:
             raise
         message = f"{mapped} The sweep {sweep.sweep_dir} stopped with its trial unfinished; it resumes from there."

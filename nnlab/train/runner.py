@@ -68,7 +68,7 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
         run_dir.mark(status.INTERRUPTED, status.interrupted_message(again))
         raise
     except BaseException as error:  # a crash must not leave the run looking alive
-        mapped = errors.from_os_error(error) if isinstance(error, OSError) else error
+        mapped = error if isinstance(error, NnlabError) else errors.from_os_error(error)
         if not isinstance(mapped, NnlabError):
             run_dir.mark(status.FAILED, f"{type(error).__name__}: {error}")
             raise
