@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from tests._tuning_tiny import TINY
+from tests.tiny import TINY
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or shutil.which("unshare") is None, reason="needs root and unshare for private tmpfs mounts"

@@ -19,7 +19,7 @@ from nnlab import cli
 from nnlab.errors import NnlabError
 from nnlab.results import atomic, lock, rundir, status
 from nnlab.results.history import HistoryFile
-from tests._tuning_tiny import TINY
+from tests.tiny import TINY
 
 
 @pytest.fixture

@@ -183,7 +183,7 @@ def test_a_symlinked_file_is_not_read_by_the_run_reader(hostile_tree):
 def test_chromium_runs_nothing_and_fetches_nothing_from_the_hostile_report(hostile_tree, tmp_path):
     """The real browser: report.html, and report.md as Python-Markdown renders it, load with no script error and
     no request but the page itself, its data: images and report_files/ (an injected <img src=x> would ask for x)."""
-    from tests import browser
+    from tests.report import browser
 
     try:
         browser.ensure_chromium()
