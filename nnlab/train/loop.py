@@ -43,6 +43,10 @@ from nnlab.train.progress import Progress, TensorBoardLog
 JIT_MIN_STEPS = 2000
 CHUNK_SECONDS = 1.0  # how long one compiled call aims to run: progress and history.csv update this often
 MAX_CHUNK = 1000  # epochs per call at most; bounds the per-epoch result buffers
+# Several workers (MultiWorkerMirroredStrategy) must cut chunks at the same epochs, or one worker's end-of-call
+# collectives meet another's mid-chunk ones and both wait forever; so their chunks follow the step count (about
+# this many steps a call), never each worker's own clock.
+WORKER_CHUNK_STEPS = 1000
 EVALUATION_CHUNK = 8192  # examples per test_step call when validating or testing; bounds the activations' memory
 EXPLOSION = 10.0  # an epoch's loss above this many times the first epoch's counts as diverged
 
@@ -91,7 +95,8 @@ def train(job, controls=None):
             if job.checkpoint_path is not None:  # after history.csv has the rows
                 checkpoint.save(job.model, job.checkpoint_path, next_epoch=epoch, extra=controls.state())
             progress.update(epoch, rows[-1], seconds)
-            chunk = max(1, min(MAX_CHUNK, 10 * count, int(CHUNK_SECONDS * count / max(seconds, 1e-9))))
+            timed = int(CHUNK_SECONDS * count / max(seconds, 1e-9))
+            chunk = max(1, min(MAX_CHUNK, 10 * count, timed if loop.agreed_chunk is None else loop.agreed_chunk))
     finally:
         if board is not None:
             board.close()
@@ -166,6 +171,8 @@ class EpochLoop:
         count = int(self.x.shape[0])
         self.batch_size = min(config.batch_size, count)
         self.batch_size -= self.batch_size % self.replicas  # only when the data is smaller than one global batch
+        several_workers = isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
+        self.agreed_chunk = WORKER_CHUNK_STEPS // math.ceil(count / self.batch_size) if several_workers else None
         self.seed = config.seed
         with self.strategy.scope():
             if not self.optimizer.built:  # variables cannot be created inside the compiled loop
