@@ -8,6 +8,7 @@ NNLAB_WORKER_TIMEOUT (nnlab.train.cluster); the launcher waits that long plus a 
 marks the run failed.
 """
 
+import dataclasses
 import json
 import os
 import signal
@@ -27,6 +28,12 @@ POLL_SECONDS = 0.2
 GRACE_SECONDS = 15  # beyond the worker timeout, for a stopping worker to write its record and exit
 
 
+@dataclasses.dataclass
+class LaunchResult:
+    run_dir: Path
+    metrics: dict  # the chief's metrics.json
+
+
 def check_processes(processes, cpu_count=None):
     """N must be at least 1 and at most the CPU cores: each process runs its own TensorFlow, and a process
     without a core of its own stalls its peers' collectives until they time out."""
@@ -41,13 +48,11 @@ def check_processes(processes, cpu_count=None):
 
 
 def run_processes(name, overrides, processes, results_dir="results", resume=False, experiments_dir=None):
-    """Train experiment `name` as `processes` local workers; returns a runner.RunResult-like object.
+    """Train experiment `name` as `processes` local workers; returns a LaunchResult.
 
     Raises:
       NnlabError: bad input before anything is written, or a worker failed (the run is marked failed).
     """
-    from nnlab.train import runner
-
     check_processes(processes)
     if os.environ.get(cluster.TF_CONFIG):
         raise NnlabError(f"--processes builds its own cluster; unset {cluster.TF_CONFIG} or drop --processes.")
@@ -93,7 +98,7 @@ def run_processes(name, overrides, processes, results_dir="results", resume=Fals
         raise NnlabError(f"{message} [run {run_dir.path} marked failed]")
     run_dir.set_status("done", processes=processes)
     metrics = atomic.read_json(run_dir.file(layout.METRICS))
-    return runner.RunResult(run_dir=run_dir.path, metrics=metrics)
+    return LaunchResult(run_dir=run_dir.path, metrics=metrics)
 
 
 def tf_config(addresses, index):
