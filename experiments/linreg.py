@@ -6,8 +6,7 @@ least-squares answer after 5,000 steps; metrics.json says so and estimates how m
 
 Run:      make run EXP=linreg                     (ARGS="learning_rate=0.1 epochs=200" converges)
 Expect:   w 0.952, b 0.379 against least squares w 0.999, b 0.599; converged: false, "learning-rate-limited ...
-          about 27,000 more steps". Training about 2.4 s on the idle 2-core CPU (1.5 s after tracing and XLA
-          compilation); the seed's PyTorch loop took 4.2-4.4 s there (make bench).
+          about 27,000 more steps". For the training time against the seed's PyTorch loop, see make bench.
 """
 
 import dataclasses

@@ -6,10 +6,10 @@ of the 4 points right; and an MLP with one hidden layer of 2 sigmoid units, whic
 decision_boundary.png draws both boundaries over the four points.
 
 Run:      make run EXP=xor
-Expect:   with seed=0 the perceptron scores 0.50 on the truth table and the MLP 1.00. Cross-entropy's best
-          linear answer to XOR is p = 0.5 everywhere, so the perceptron's accuracy is a coin's (0.50, or 0.75 at
-          seed 4; never more, whatever the seed). Two hidden units are the fewest that solve XOR and can get stuck:
-          over seeds 0-9 the MLP reached 1.00 eight times and stalled at 0.75 at seeds 2 and 9. About 30 s in all.
+Expect:   with seed=0 the perceptron scores 0.25 on the truth table and the MLP 1.00. Cross-entropy's best
+          linear answer to XOR is p = 0.5 everywhere, so the perceptron's accuracy is decided by which side of 0.5
+          each point's output falls (never more than 0.75, whatever the seed). Two hidden units are the fewest that
+          solve XOR and can get stuck at 0.75 on some seeds. About 20 s in all.
 """
 
 import dataclasses

@@ -9,6 +9,7 @@ import keras  # noqa: E402
 import pytest  # noqa: E402
 
 from nnlab import experiment as experiment_lib  # noqa: E402
+from tests.tiny import TINY  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 EXPERIMENTS = os.path.join(REPO, "experiments")
@@ -41,5 +42,16 @@ def make_experiment(tmp_path, monkeypatch):
     def write(name, source, load=True):
         (directory / f"{name}.py").write_text(textwrap.dedent(source))
         return experiment_lib.load(name) if load else directory / f"{name}.py"
+
+    return write
+
+
+@pytest.fixture
+def tiny_classifier(make_experiment):
+    """Write the shared tiny classifier (tests/tiny.py) as experiments/<name>.py with `extra` source appended
+    (VARIANTS for a study, FIGURES, ...); returns the loaded Experiment."""
+
+    def write(name="tiny", extra=""):
+        return make_experiment(name, textwrap.dedent(TINY) + textwrap.dedent(extra))
 
     return write

@@ -11,32 +11,6 @@ import pytest
 import nnlab
 from tests.conftest import REPO
 
-STUDY = """
-    import dataclasses
-    import keras
-    import numpy as np
-    import nnlab
-    from nnlab.data import Splits
-
-    @dataclasses.dataclass(frozen=True)
-    class Config(nnlab.Config):
-        loss: str = "sparse_categorical_crossentropy"
-        metrics: tuple[str, ...] = ("accuracy",)
-        epochs: int = 2
-        learning_rate: float = 0.01
-
-    VARIANTS = {"slow": {"learning_rate": 0.001}, "fast": {}}
-
-    def make_data(config):
-        rng = np.random.default_rng(config.seed)
-        x = rng.normal(size=(120, 2)).astype("float32")
-        y = (x[:, 0] > 0).astype("int64")
-        return Splits(train=(x[:100], y[:100]), test=(x[100:], y[100:]))
-
-    def build_model(config):
-        return keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(2, activation="softmax")])
-"""
-
 
 def test_run_load_and_runs_through_the_package_face(repo_experiments, results_dir):
     first = nnlab.run("linefit", {"epochs": 2}, results_dir=results_dir)
@@ -55,13 +29,13 @@ def test_run_load_and_runs_through_the_package_face(repo_experiments, results_di
     assert second.run_dir.name in markdown.read_text() and html.stat().st_size > 0
 
 
-def test_a_study_loads_with_a_variant_column_and_one_model_per_variant(make_experiment, results_dir):
-    make_experiment("pair", STUDY)
+def test_a_study_loads_with_a_variant_column_and_one_model_per_variant(tiny_classifier, results_dir):
+    tiny_classifier("pair", '\nVARIANTS = {"slow": {"learning_rate": 0.001}, "fast": {}}\n')
     result = nnlab.run("pair", results_dir=results_dir)
     run = nnlab.load(result.run_dir)
     assert sorted(run.variants) == ["fast", "slow"]
     assert run.history.groupby("variant")["epoch"].apply(list).to_dict() == {"fast": [0, 1], "slow": [0, 1]}
-    assert run.model("fast").count_params() == 6
+    assert run.model("fast").count_params() == (2 * 8 + 8) + (8 * 2 + 2)  # Dense(8) and Dense(2) on 2 features
     with pytest.raises(nnlab.NnlabError, match="is a study; name one variant"):
         run.model()
 

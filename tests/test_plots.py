@@ -189,7 +189,7 @@ def test_nothing_to_draw_is_none_not_an_empty_picture():
 
 def test_a_sweep_plan_records_the_modules_axes_and_rejects_a_misspelt_one(make_experiment, results_dir):
     from nnlab.sweeps import plan
-    from tests._tuning_tiny import TINY
+    from tests.tiny import TINY
 
     declared = make_experiment("tiny", TINY + '\n    SWEEP_AXES = ("width", "learning_rate")\n')
     sweep = plan.plan_settings(declared, ["max_trials=2"], results_dir, workers=0)

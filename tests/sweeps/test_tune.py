@@ -9,7 +9,7 @@ import pytest
 from nnlab import NnlabError, search_space
 from nnlab.sweeps import tuning
 from nnlab.train import runner
-from tests._tuning_tiny import TINY
+from tests.tiny import TINY
 
 
 @pytest.fixture

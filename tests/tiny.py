@@ -1,4 +1,4 @@
-"""A tiny sweepable experiment for the tuning tests: two features, a separable label, a one-layer MLP with dropout."""
+"""The one tiny sweepable classifier the tests share: two features, a separable label, a small MLP with dropout."""
 
 TINY = """
     import dataclasses

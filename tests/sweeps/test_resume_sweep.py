@@ -12,7 +12,7 @@ import pytest
 
 from nnlab.results import atomic, checkpoint
 from nnlab.sweeps import tuning
-from tests._tuning_tiny import TINY
+from tests.tiny import TINY
 
 ARGS = ["max_trials=2", "epochs=4", "examples=3000"]
 

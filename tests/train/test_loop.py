@@ -6,30 +6,6 @@ from nnlab.train import devices
 from nnlab.train import job as job_lib
 from nnlab.train.controls import NoControls
 
-TINY = """
-    import dataclasses
-    import keras
-    import numpy as np
-    import nnlab
-    from nnlab.data import Splits
-
-    @dataclasses.dataclass(frozen=True)
-    class Config(nnlab.Config):
-        loss: str = "sparse_categorical_crossentropy"
-        metrics: tuple[str, ...] = ("accuracy",)
-        epochs: int = 6
-        batch_size: int = 16
-
-    def make_data(config):
-        rng = np.random.default_rng(config.seed)
-        x = rng.normal(size=(200, 2)).astype("float32")
-        y = (x[:, 0] > 0).astype("int64")
-        return Splits(train=(x[:160], y[:160]), test=(x[160:], y[160:]))
-
-    def build_model(config):
-        return keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(2, activation="softmax")])
-"""
-
 
 class HalveThenStop(NoControls):
     """Halve the learning rate from epoch 1 on and stop after epoch 2: what a schedule and early stopping do."""
@@ -50,9 +26,9 @@ class HalveThenStop(NoControls):
         return {"seen": self.seen}
 
 
-def test_controls_set_the_rate_stop_early_and_are_checkpointed(make_experiment, results_dir):
-    experiment = make_experiment("tiny", TINY)
-    config = experiment.config([])
+def test_controls_set_the_rate_stop_early_and_are_checkpointed(tiny_classifier, results_dir):
+    experiment = tiny_classifier()
+    config = experiment.config(["epochs=6", "learning_rate=0.001"])
     splits = experiment.load_splits(config)
     run_dir = rundir.create(results_dir, "tiny")
     controls = HalveThenStop()

@@ -10,7 +10,7 @@ from tensorboard.plugins.hparams import plugin_data_pb2
 import nnlab
 from nnlab.sweeps import hparams, tables
 from nnlab.sweeps.progress import SweepProgress
-from tests._tuning_tiny import TINY
+from tests.tiny import TINY
 
 
 def read_events(directory):

@@ -12,40 +12,12 @@ import nnlab
 from nnlab import NnlabError
 from nnlab.train import modeling, runner, study
 
-STUDY = """
-    import dataclasses
-    import keras
-    import numpy as np
-    import nnlab
-    from nnlab.data import Splits
-
-    @dataclasses.dataclass(frozen=True)
-    class Config(nnlab.Config):
-        loss: str = "sparse_categorical_crossentropy"
-        metrics: tuple[str, ...] = ("accuracy",)
-        epochs: int = 2
-        batch_size: int = 16
-        learning_rate: float = 0.01
-        width: int = 8
-
-    VARIANTS = {VARIANTS}
-
-    def make_data(config):
-        rng = np.random.default_rng(config.seed)
-        x = rng.normal(size=(200, 2)).astype("float32")
-        y = (x[:, 0] + x[:, 1] > 0).astype("int64")
-        return Splits(train=(x[:160], y[:160]), test=(x[160:], y[160:]))
-
-    def build_model(config):
-        return keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(config.width, activation="relu"),
-                                 keras.layers.Dense(2, activation="softmax")])
-"""
 GOOD = '{"narrow": {"width": 2}, "wide": {"width": 16, "optimizer": "sgd"}, "narrow_again": {"width": 2}}'
 
 
 @pytest.fixture
-def make_study(make_experiment):
-    return lambda variants=GOOD: make_experiment("tiny_study", STUDY.replace("{VARIANTS}", variants))
+def make_study(tiny_classifier):
+    return lambda variants=GOOD: tiny_classifier("tiny_study", f"\nVARIANTS = {variants}\n")
 
 
 def test_a_study_trains_every_variant_from_one_seed_into_one_run_directory(make_study, results_dir):

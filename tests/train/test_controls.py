@@ -159,7 +159,7 @@ def test_a_sweep_may_search_the_new_fields():
 
 
 def test_sweep_preflight_checks_warmup_against_the_shortest_epoch_budget(make_experiment, tmp_path):
-    from tests._tuning_tiny import TINY
+    from tests.tiny import TINY
 
     tiny = make_experiment("tiny", TINY)
     settings = ["algorithm=hyperband", "epochs=9", "factor=3"]

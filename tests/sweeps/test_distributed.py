@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 
 from nnlab.sweeps import tuning
-from tests._tuning_tiny import TINY
-from tests.test_tuning_resume import epochs_done, wait_for
+from tests.sweeps.test_resume_sweep import epochs_done, wait_for
+from tests.tiny import TINY
 
 ARGS = ["max_trials=3", "epochs=4", "examples=2000"]
 

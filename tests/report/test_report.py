@@ -19,7 +19,7 @@ from PIL import Image
 
 from nnlab import NnlabError, cli, report
 from nnlab.train import runner
-from tests import browser
+from tests.report import browser
 
 CLASSIFIER = """
     import dataclasses

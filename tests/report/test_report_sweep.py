@@ -7,7 +7,7 @@ import pandas as pd
 
 from nnlab import report
 from nnlab.sweeps import tuning
-from tests._tuning_tiny import TINY
+from tests.tiny import TINY
 
 
 def test_report_shows_a_real_two_trial_sweep(make_experiment, results_dir):

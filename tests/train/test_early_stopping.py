@@ -9,7 +9,7 @@ import pytest
 import nnlab
 from nnlab.results import layout
 from nnlab.train import controls
-from tests._tuning_tiny import TINY
+from tests.tiny import TINY
 
 NOISY = """
     import dataclasses

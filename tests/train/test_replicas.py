@@ -1,5 +1,5 @@
 """The loop under two replicas (NNLAB_CPU_DEVICES=2: MirroredStrategy over two logical CPUs), every route in one
-fresh process (tests/_replicas_script.py), since logical devices are fixed once TensorFlow starts."""
+fresh process (tests/train/_replicas_script.py), since logical devices are fixed once TensorFlow starts."""
 
 import json
 import os
