@@ -13,7 +13,7 @@ import pytest
 
 from nnlab.errors import NnlabError
 from nnlab.train import cluster, launch
-from tests._tuning_tiny import TINY
+from tests.tiny import TINY
 
 
 @pytest.fixture
