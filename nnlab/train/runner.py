@@ -54,14 +54,15 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
     }
     if member is not None and not member.is_chief:
         return _run_as_worker(experiment, config, setup, member, Path(results_dir) / name, job_lib.verbosity(verbose))
-    run_dir = rundir.unfinished(results_dir, name, record["config"]) if resume and member is None else None
-    if member is not None:
+    if member is not None:  # the chief: the run id was decided before any worker started
         run_dir = cluster.chief_run_dir(Path(results_dir) / name, member, record)
-    elif run_dir is None:
-        run_dir = rundir.create(results_dir, name)
-        atomic.write_json(run_dir.file(layout.CONFIG), record)
     else:
-        print(f"resuming run {run_dir.path}", file=sys.stderr)
+        run_dir = rundir.unfinished(results_dir, name, record["config"]) if resume else None
+        if run_dir is None:
+            run_dir = rundir.create(results_dir, name)
+            atomic.write_json(run_dir.file(layout.CONFIG), record)
+        else:
+            print(f"resuming run {run_dir.path}", file=sys.stderr)
     run_dir.set_status("running")
     try:
         job = _train(experiment, config, setup, run_dir, job_lib.verbosity(verbose))
@@ -90,11 +91,10 @@ def _run_as_worker(experiment, config, setup, member, experiment_dir, verbose):
 
     shared = experiment_dir / member.run_id
     with tempfile.TemporaryDirectory(prefix="nnlab-worker-") as scratch:
-        for path in [*shared.glob(layout.checkpoint("*")), *shared.glob(layout.history("*"))]:
-            shutil.copy(path, scratch)  # resume from the chief's last checkpoint, as the chief does
-        for name in (layout.checkpoint(), layout.history()):
-            if (shared / name).exists():
-                shutil.copy(shared / name, scratch)
+        # Resume from the chief's last checkpoint, as the chief does, or the workers' weights would differ.
+        for pattern in (layout.checkpoint(), layout.checkpoint("*"), layout.history(), layout.history("*")):
+            for path in shared.glob(pattern):
+                shutil.copy(path, scratch)
         try:
             job = _train(experiment, config, setup, rundir.RunDir(Path(scratch)), verbose)
         except BaseException as error:
