@@ -153,3 +153,18 @@ def test_an_unreachable_peer_is_an_error_within_the_timeout(tiny, results_dir):
     assert "Traceback" not in result.stderr
     assert not (results_dir / "tiny").exists()  # nothing half-written
     assert time.monotonic() - started < 90
+
+
+@pytest.mark.parametrize(
+    "args, env, expected",
+    [
+        (["--processes", "0"], {}, "at least 1"),
+        (["--processes", "999"], {}, "CPU core(s) and each training process needs one"),
+        ([], {"TF_CONFIG": "{oops", "NNLAB_RUN_ID": "r"}, "TF_CONFIG is not valid JSON"),
+    ],
+)
+def test_bad_cluster_input_through_the_command(tiny, results_dir, args, env, expected):
+    result = nnlab(results_dir, "run", "tiny", "epochs=1", *args, env=env, timeout=120)
+    assert result.returncode == 2 and expected in result.stderr, result.stderr[-2000:]
+    assert "Traceback" not in result.stderr and result.stderr.count("nnlab: error:") == 1
+    assert not results_dir.exists()  # nothing half-written
