@@ -5,7 +5,8 @@ import logging
 import os
 import sys
 
-from nnlab.errors import NnlabError
+from nnlab.errors import NnlabError, from_os_error
+from nnlab.results.status import Interrupted
 
 
 class IntermixedParser(argparse.ArgumentParser):
@@ -31,12 +32,23 @@ class IntermixedParser(argparse.ArgumentParser):
 def main(argv=None):
     args = build_parser().parse_args(argv)
     _set_up_logging()
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # hide TensorFlow's C++ start-up chatter
     try:
         return _dispatch(args)
     except NnlabError as error:
         print(f"nnlab: error: {error}", file=sys.stderr)
         return 2
+    except Exception as error:
+        mapped = from_os_error(error)  # disk full, read-only, a file where a directory belongs: the user's to fix
+        if mapped is None:
+            raise
+        print(f"nnlab: error: {mapped}", file=sys.stderr)
+        return 2
+    except Interrupted as error:  # SIGTERM or SIGINT: the run or sweep recorded `interrupted` and how to continue
+        print(f"nnlab: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("nnlab: interrupted", file=sys.stderr)
+        return 130
 
 
 def build_parser():

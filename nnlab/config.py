@@ -13,6 +13,8 @@ from pathlib import Path
 
 from nnlab.errors import NnlabError
 
+MAX_SEED = 2**32 - 1
+MAX_INT = 2**63 - 1  # TensorFlow holds counts as int64; a larger integer would overflow deep inside it
 LR_SCHEDULES = ("constant", "cosine", "exponential", "plateau")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "auto")
 
@@ -53,8 +55,15 @@ class Config:
                     f"Config field '{name}' must be a positive number, got {value!r}; "
                     f"pass e.g. {name}={getattr(type(self), name)}."
                 )
-        if self.data_seed < -1:
-            raise NnlabError(f"Config field 'data_seed' must be -1 (use seed) or a seed >= 0, got {self.data_seed}.")
+        if not 0 <= self.seed <= MAX_SEED:
+            raise NnlabError(
+                f"Config field 'seed' must be in [0, {MAX_SEED}] (NumPy's and TensorFlow's seed range), got "
+                f"{self.seed}; pass e.g. seed=0."
+            )
+        if not -1 <= self.data_seed <= MAX_SEED:
+            raise NnlabError(
+                f"Config field 'data_seed' must be -1 (use seed) or a seed in [0, {MAX_SEED}], got {self.data_seed}."
+            )
         if self.limit_examples < 0:
             raise NnlabError(f"Config field 'limit_examples' must be >= 0 (0 means all), got {self.limit_examples}.")
         if not 0 <= self.validation_fraction < 1:
@@ -146,14 +155,24 @@ def resolve(config_class, overrides=(), source="command line"):
 
 def load_values(config_class, path):
     """Typed values from a saved config JSON; accepts `{"config": {...}}` (best_config.json) or a flat dict."""
+    wanted = "pass the path of a run's config.json or a sweep's best_config.json"
+    if not str(path).strip():
+        raise NnlabError(f"from= is empty; {wanted}, e.g. from=results/mnist/<run-id>/config.json.")
     path = Path(path)
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_bytes().decode("utf-8"))
     except FileNotFoundError:
+        raise NnlabError(f"from={path}: no such file; {wanted}.") from None
+    except IsADirectoryError:
+        raise NnlabError(f"from={path} is a directory; {wanted} inside it.") from None
+    except UnicodeDecodeError as error:
         raise NnlabError(
-            f"from={path}: no such file; pass the path of a run's config.json or a sweep's best_config.json."
+            f"from={path}: not a text file (the byte at offset {error.start} is not UTF-8), so not a saved config; "
+            f"{wanted}."
         ) from None
-    except (OSError, json.JSONDecodeError) as error:
+    except OSError as error:
+        raise NnlabError(f"from={path}: cannot be read ({error.strerror or error}); {wanted}.") from None
+    except json.JSONDecodeError as error:
         raise NnlabError(
             f"from={path}: cannot read it as JSON ({error}); the file may be truncated — "
             f"re-create it or point from= at another config."
@@ -171,6 +190,11 @@ def convert(name, value, field_type, source="command line"):
     """Convert `value` (a string from the command line, or a JSON value) to `field_type`."""
     try:
         return _convert(value, field_type)
+    except OverflowError:
+        raise NnlabError(
+            f"{source}: field '{name}' is out of range, got {value!r}; integers must lie within +-{MAX_INT} (int64). "
+            f"For example {name}={_example(field_type)}."
+        ) from None
     except (TypeError, ValueError):
         raise NnlabError(
             f"{source}: field '{name}' expects {_type_name(field_type)}, got {value!r}; "
@@ -199,7 +223,10 @@ def _convert(value, field_type):
     if field_type is int:
         if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
             raise ValueError(value)
-        return int(value)
+        number = int(value)
+        if abs(number) > MAX_INT:
+            raise OverflowError(value)
+        return number
     if field_type is float:
         if isinstance(value, bool):
             raise ValueError(value)
@@ -221,6 +248,11 @@ def _split_pairs(overrides, source):
             raise NnlabError(
                 f"{source}: override {item!r} is not of the form key=value; "
                 f"write e.g. epochs=1 or from=results/mnist/<run-id>/config.json."
+            )
+        if key.strip() == "from" and "from" in pairs:
+            raise NnlabError(
+                f"{source}: from= is given twice (from={pairs['from']} and {item}); a run starts from one saved "
+                f"config: give from= once, and any field to change as key=value after it."
             )
         pairs[key.strip()] = value
     return pairs

@@ -7,6 +7,7 @@ imported once) and checks the message, the exit code and the run directory left 
 import json
 import re
 import textwrap
+from pathlib import Path
 
 import pytest
 
@@ -95,6 +96,14 @@ RUN_CASES = [
     ("zero batch size", None, ["batch_size=0"], r"'batch_size' must be a positive number"),
     ("validation fraction", None, ["validation_fraction=1.5"], r"'validation_fraction' must be in \[0, 1\)"),
     ("missing from file", None, ["from=/nonexistent/best.json"], r"/nonexistent/best\.json"),
+    ("empty from", None, ["from="], r"from= is empty"),
+    ("from a directory", None, ["from=/"], r"from=/ is a directory"),
+    ("from twice", None, ["from=/a.json", "from=/b.json"], r"from= is given twice"),
+    ("negative seed", None, ["seed=-1"], r"'seed' must be in \[0, 4294967295\]"),
+    ("seed past 2**32", None, ["seed=4294967296"], r"'seed' must be in \[0, 4294967295\]"),
+    ("22-digit seed", None, ["seed=1234567890123456789012"], r"field 'seed' is out of range"),
+    ("batch size past int64", None, ["batch_size=9223372036854775808"], r"field 'batch_size' is out of range"),
+    ("mse on class labels", None, ["loss=mse"], r"mse"),
     ("NaN inputs", None, ["corrupt=nan"], r"NaN"),
     ("infinite inputs", None, ["corrupt=inf"], r"inf"),
     ("labels out of range", None, ["corrupt=labels"], r"labels range over \[0, 5\]"),
@@ -141,3 +150,48 @@ def test_unknown_experiment(tmp_path, monkeypatch, capsys):
     assert cli.main(["--results", str(tmp_path / "results"), "run", "nope"]) == 2
     assert "No experiment named 'nope'" in capsys.readouterr().err
     assert not (tmp_path / "results").exists()
+
+
+def _one_error(capsys):
+    stderr = capsys.readouterr().err
+    errors = [line for line in stderr.splitlines() if line.startswith("nnlab: error:")]
+    assert len(errors) == 1 and "Traceback" not in stderr, stderr
+    return errors[0]
+
+
+def test_from_a_file_that_is_not_text(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("NNLAB_EXPERIMENTS", str(tmp_path))
+    (tmp_path / "bad.py").write_text(textwrap.dedent(GOOD))
+    (tmp_path / "config.json").write_bytes(b'{"epochs": \xff\xfe}')
+    assert cli.main(["--results", str(tmp_path / "results"), "run", "bad", f"from={tmp_path}/config.json"]) == 2
+    assert "not a text file (the byte at offset 11 is not UTF-8)" in _one_error(capsys)
+    assert not (tmp_path / "results").exists()
+
+
+@pytest.mark.parametrize("command", [["run", "bad"], ["tune", "bad", "max_trials=1"]])
+def test_results_pointing_at_a_file(tmp_path, monkeypatch, capsys, command):
+    monkeypatch.setenv("NNLAB_EXPERIMENTS", str(tmp_path))
+    source = (
+        textwrap.dedent(GOOD)
+        + "\nfrom nnlab import search_space\nSEARCH_SPACE = {'width': search_space.Choice([4, 8])}\n"
+    )
+    (tmp_path / "bad.py").write_text(source)
+    (tmp_path / "results").write_text("not a directory")
+    assert cli.main(["--results", str(tmp_path / "results"), *command, "epochs=1"]) == 2
+    assert "a part of that path is a file, not a directory" in _one_error(capsys)
+    assert (tmp_path / "results").read_text() == "not a directory"
+
+
+def test_a_cache_that_is_a_file(tmp_path, monkeypatch, capsys, repo_experiments):
+    cached = Path.home() / ".cache" / "nnlab" / "mnist.npz"
+    if not cached.exists():
+        pytest.skip("needs the MNIST copy in ~/.cache/nnlab")
+    (tmp_path / "cache").write_text("a file, not a directory")
+    monkeypatch.setenv("NNLAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("NNLAB_MNIST_PATH", str(cached))
+    results = tmp_path / "results"
+    assert cli.main(["--results", str(results), "run", "mnist", "limit_examples=64", "epochs=1"]) == 2
+    message = _one_error(capsys)
+    assert f"{tmp_path / 'cache'} (File exists): a file is in the way of a directory nnlab needs" in message
+    [run_dir] = (results / "mnist").iterdir()
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "failed"

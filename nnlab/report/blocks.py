@@ -55,6 +55,7 @@ class Figure:
     name: str
     data: bytes
     caption: str
+    mode: int | None = None  # permission bits of the file it was copied from; its copy gets these or stricter
 
     @property
     def mime(self):

@@ -2,6 +2,10 @@
 
 The report must describe a run that crashed, is still running or was copied half-way, so every reader here
 returns what it could read plus a list of `problems` in words, and never raises for a bad file.
+
+A results directory may be shared, so nothing here follows a symlink out of it: a directory counts only when its
+real path lies inside the results tree, a file only when its real path lies inside its own run or sweep directory
+(a `secret.png` linked to a file elsewhere is neither read nor copied into the report).
 """
 
 import csv
@@ -10,7 +14,9 @@ import datetime
 import io
 import json
 import math
+import os
 import re
+import stat
 from pathlib import Path
 
 import pandas as pd
@@ -73,8 +79,12 @@ class RunRecord:
         return _dict(self.summary.get("test"))
 
     def images(self):
-        """Image files the run wrote, by name (PNG figures and GIF animations)."""
-        return sorted(path for path in self.path.glob("*") if path.suffix in (".png", ".gif") and path.is_file())
+        """Image files the run wrote, by name (PNG figures and GIF animations); none that leads out of the run."""
+        return sorted(
+            path
+            for path in self.path.glob("*")
+            if path.suffix in (".png", ".gif") and path.is_file() and inside(path, self.path)
+        )
 
 
 @dataclasses.dataclass(eq=False)
@@ -112,11 +122,11 @@ def scan(results_dir):
     """Every experiment under results_dir with its runs and sweeps, experiments by name, runs newest first."""
     results_dir = Path(results_dir)
     experiments = []
-    for directory in sorted(_subdirs(results_dir)):
+    for directory in sorted(_subdirs(results_dir, results_dir)):
         if directory.name == REPORT_FILES:
             continue
-        runs = [read_run(directory.name, path) for path in _subdirs(directory) if _looks_like_run(path)]
-        sweeps = [read_sweep(directory.name, path) for path in _subdirs(directory / SWEEPS)]
+        runs = [read_run(directory.name, path) for path in _subdirs(directory, results_dir) if _looks_like_run(path)]
+        sweeps = [read_sweep(directory.name, path) for path in _subdirs(directory / SWEEPS, results_dir)]
         if runs or sweeps:
             runs.sort(key=lambda run: run.run_id, reverse=True)
             sweeps.sort(key=lambda sweep: sweep.sweep_id, reverse=True)
@@ -178,12 +188,12 @@ def read_csv(path, problems, text_columns=(), numeric=False):
       numeric: every other column is a number, a bad cell NaN; otherwise a column with any non-number stays text.
     """
     try:
-        text = path.read_text(encoding="utf-8", errors="replace")
+        text = local_text(path, errors="replace")
     except FileNotFoundError:
         problems.append(f"{path.name} missing")
         return None
     except OSError as error:
-        problems.append(f"{path.name} unreadable ({type(error).__name__})")
+        problems.append(_unreadable(path, error))
         return None
     if text and not text.endswith("\n"):
         text = text[: text.rfind("\n") + 1]
@@ -221,13 +231,13 @@ def _numbers(cells, force):
 def _json(path, problems, required=True):
     """A JSON object from `path`, or {} when missing or broken (noted in `problems`; missing only if required)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(local_text(path))
     except FileNotFoundError:
         if required:
             problems.append(f"{path.name} missing")
         return {}
     except (OSError, ValueError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        problems.append(f"{path.name} unreadable ({type(error).__name__})")
+        problems.append(_unreadable(path, error))
         return {}
     if not isinstance(data, dict):
         problems.append(f"{path.name} is not a JSON object")
@@ -235,15 +245,50 @@ def _json(path, problems, required=True):
     return data
 
 
+def _unreadable(path, error):
+    return str(error) if isinstance(error, OutsideError) else f"{path.name} unreadable ({type(error).__name__})"
+
+
+class OutsideError(OSError):
+    """The file is a symlink that leads out of its directory; the report does not read it."""
+
+
+def inside(path, directory):
+    """True when `path`, with symlinks followed, lies inside `directory` (with symlinks followed)."""
+    try:
+        return Path(os.path.realpath(path)).is_relative_to(os.path.realpath(directory))
+    except (OSError, ValueError):
+        return False
+
+
+def local_text(path, errors="strict"):
+    """A file's text, if it lies inside its own directory (raises OutsideError for a symlink that leads out)."""
+    return local_file(path)[0].decode("utf-8", errors=errors)
+
+
+def local_file(path):
+    """(bytes, permission bits) of a file inside its own directory; raises OSError (OutsideError) otherwise."""
+    path = Path(path)
+    if not inside(path, path.parent):
+        raise OutsideError(f"{path.name} is a link to a file outside its directory; not read")
+    mode = os.stat(path).st_mode
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a named pipe would block the report for ever
+        raise OutsideError(f"{path.name} is not a regular file; not read")  # (a directory: IsADirectoryError)
+    with open(path, "rb") as stream:
+        return stream.read(), stat.S_IMODE(os.fstat(stream.fileno()).st_mode)
+
+
 def _dict(value):
     return value if isinstance(value, dict) else {}
 
 
-def _subdirs(path):
+def _subdirs(path, root):
+    """Subdirectories of `path` that lie inside the results tree `root` (a symlink out of it does not count)."""
     try:
-        return [child for child in path.iterdir() if child.is_dir() and not child.name.startswith(".")]
+        children = [child for child in path.iterdir() if child.is_dir() and not child.name.startswith(".")]
     except OSError:
         return []
+    return [child for child in children if inside(child, root)]
 
 
 def _looks_like_run(path):

@@ -8,6 +8,7 @@ linked by GitHub's heading anchors so the Markdown's links work on a Git host to
 import base64
 import html
 import re
+import urllib.parse
 
 from nnlab.report import blocks as doc
 
@@ -28,7 +29,7 @@ td { font-variant-numeric: tabular-nums; } td:first-child { white-space: nowrap;
 td.text { min-width: 12em; max-width: 32em; overflow-wrap: anywhere; }
 tr:nth-child(even) td { background: #fbfcfd; }
 td.done { color: #1a7f37; } td.failed { color: #cf222e; font-weight: 600; } td.missing { color: #9a6700; }
-td.running, td.unknown { color: #9a6700; }
+td.running, td.unknown, td.interrupted { color: #9a6700; }
 td.best { font-weight: 700; background: #dafbe1 !important; }
 .note { background: #fff8c5; border-left: 4px solid #d4a72c; padding: .4em .8em; }
 pre { background: #f6f8fa; padding: .6em .9em; overflow-x: auto; }
@@ -110,7 +111,8 @@ def _html_block(block, ids):
 
 def _html_cell(cell):
     cell = cell if isinstance(cell, doc.Cell) else doc.Cell(str(cell))
-    text = f'<a href="{_e(cell.href)}">{_e(cell.text)}</a>' if cell.href else _e(cell.text)
+    target = safe_href(cell.href)
+    text = f'<a href="{_e(target)}">{_e(cell.text)}</a>' if target else _e(cell.text)
     classes = [re.sub(r"[^a-z-]", "", cell.style.lower())]
     if len(cell.text) > LONG_CELL:
         classes.append("text")
@@ -119,13 +121,17 @@ def _html_cell(cell):
 
 
 def to_markdown(title, blocks, files_dir):
-    """Markdown for `blocks`; figures are linked as `<files_dir>/<figure name>` (written by the caller)."""
+    """Markdown for `blocks`; figures are linked as `<files_dir>/<figure name>` (written by the caller).
+
+    Every recorded string is escaped (md_text), so no HTML tag, link or image in a config value, metric name or
+    message passes through, whichever renderer shows the file: GitHub's or Python-Markdown.
+    """
     blocks = list(blocks)
-    lines = [f"# {title}", ""]
+    lines = [f"# {md_text(title)}", ""]
     entries = contents(blocks, anchors(blocks))
     if entries:
         lines += ["**Contents**", ""]
-        lines += [f"{'  ' * (level - 2)}- [{text}](#{anchor})" for level, text, anchor in entries]
+        lines += [f"{'  ' * (level - 2)}- [{md_text(text)}](#{anchor})" for level, text, anchor in entries]
         lines.append("")
     for block in blocks:
         lines += _markdown_block(block, files_dir) + [""]
@@ -134,36 +140,71 @@ def to_markdown(title, blocks, files_dir):
 
 def _markdown_block(block, files_dir):
     if isinstance(block, doc.Heading):
-        return ["#" * block.level + " " + block.text]
+        return ["#" * block.level + " " + md_text(block.text)]
     if isinstance(block, doc.Text):
-        return [block.text]
+        return [_md_with_code(block.text)]
     if isinstance(block, doc.Note):
-        return [f"> **Note:** {block.text}"]
-    if isinstance(block, doc.Code):
-        return ["```", block.text, "```"]
+        return [f"> **Note:** {_md_with_code(block.text)}"]
+    if isinstance(block, doc.Code):  # indented, not fenced: literal in every renderer, whatever the text holds
+        return ["    " + line for line in block.text.splitlines() or [""]]
     if isinstance(block, doc.Figure):
-        return [f"![{_md_text(block.caption)}]({files_dir}/{block.name})", "", f"*{_md_text(block.caption)}*"]
+        target = safe_href(f"{files_dir}/{block.name}")
+        return [f"![{md_text(block.caption)}]({target})", "", f"*{md_text(block.caption)}*"]
     if isinstance(block, doc.Table):
         lines = [
-            "| " + " | ".join(_md_text(column) for column in block.columns) + " |",
+            "| " + " | ".join(md_text(column) for column in block.columns) + " |",
             "|" + "---|" * len(block.columns),
         ]
         lines += ["| " + " | ".join(_md_cell(cell) for cell in row) + " |" for row in block.rows]
-        return lines + (["", f"*{_md_text(block.caption)}*"] if block.caption else [])  # a blank line ends a table
+        return lines + (["", f"*{md_text(block.caption)}*"] if block.caption else [])  # a blank line ends a table
     raise TypeError(f"unknown report block {type(block).__name__}")
 
 
 def _md_cell(cell):
     if not isinstance(cell, doc.Cell):
-        return _md_text(cell)
-    text = _md_text(cell.text)
-    text = f"[{text}]({cell.href})" if cell.href else text
+        return md_text(cell)
+    text = md_text(cell.text)
+    target = safe_href(cell.href)
+    text = f"[{text}]({target})" if target else text
     return f"**{text}**" if cell.style in ("best", "failed") else text
 
 
-def _md_text(value):
-    # A pipe would end the table cell and a newline the row; brackets would end an image's alt text.
-    return re.sub(r"\s*\n\s*", " ", str(value)).replace("|", "\\|").replace("]", "\\]").replace("[", "\\[")
+# Markdown's active characters: a backslash escapes the punctuation; < > & become entities, because
+# Python-Markdown does not honour a backslash before '<' and would pass a tag through.
+_MD_ESCAPES = {"\\": "\\\\", "`": "\\`", "*": "\\*", "[": "\\[", "]": "\\]", "|": "\\|"}
+_MD_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
+
+
+def md_text(value):
+    """A recorded string as Markdown that renders as exactly that text: one line, no tag, link or emphasis.
+
+    A newline would end a table row or a paragraph, a pipe a cell; brackets could open a link or an image,
+    and '<' a tag or an autolink.
+    """
+    text = re.sub(r"\s*\n\s*", " ", str(value))
+    return "".join(_MD_ENTITIES.get(char) or _MD_ESCAPES.get(char) or char for char in text)
+
+
+def _md_with_code(text):
+    """Escape text whose `backticked` parts are code spans: those stay literal code, the rest is md_text."""
+    parts = re.split(r"`([^`\n]+)`", re.sub(r"\s*\n\s*", " ", str(text)))
+    return "".join(f"`{part}`" if index % 2 else md_text(part) for index, part in enumerate(parts))
+
+
+def safe_href(target):
+    """A link target by allowlist: a relative path inside the results tree, each segment percent-encoded.
+
+    Anything else (a scheme such as javascript:, an absolute path, '..', a backslash) gives '' and no link. The
+    builders pass plain directory names; encoding them here is what turns '#', '?', '%', ' ' and ':' in a
+    directory's name into a working link rather than a broken one or another scheme.
+    """
+    target = str(target or "")
+    if not target or target.startswith("/") or "\\" in target or any(ord(char) < 32 for char in target):
+        return ""
+    segments = target.split("/")
+    if any(segment in (".", "..") for segment in segments) or any(not segment for segment in segments[:-1]):
+        return ""
+    return "/".join(urllib.parse.quote(segment, safe="") for segment in segments)
 
 
 def _e(value):

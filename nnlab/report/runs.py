@@ -6,6 +6,7 @@ half-written run is a row that says so rather than a gap or a crash.
 
 from nnlab.plots import curves, images
 from nnlab.report import blocks as doc
+from nnlab.report import read as report_data
 from nnlab.report import repro as report_repro
 from nnlab.results import layout, ranking
 
@@ -210,13 +211,14 @@ def experiment_figures(run, run_role):
             continue
         if run.variants and path.name == layout.STUDY_COMPARISON:
             continue  # shown in the study's own section
+        _, mode = _file(path)
         if path.suffix == ".gif":
             data, name, caption = images.gif_last_frame(path), f"{path.stem}-last-frame.png", "last frame of "
         else:
-            data, name, caption = _bytes(path), path.name, ""
+            (data, _), name, caption = _file(path), path.name, ""
         if data:
             caption = f"{caption}{path.name} ({run_role} run {run.run_id})"
-            figures.append(doc.Figure(doc.file_name(run.experiment, run.run_id, name), data, caption))
+            figures.append(doc.Figure(doc.file_name(run.experiment, run.run_id, name), data, caption, mode))
     if not figures:
         return []
     return [doc.Heading(3, f"Figures of the {run_role} run {run.run_id}"), *figures]
@@ -307,18 +309,19 @@ def study_blocks(run):
     caption = f"Best variant by {best['by']}." if best.get("by") else ""
     blocks = [doc.Heading(3, f"Study {run.run_id}: variants"), doc.Table(columns, rows, caption=caption)]
     # The study's own overlay when it drew one; drawn here for a study that stopped before it.
-    image = _bytes(run.path / layout.STUDY_COMPARISON)
+    image, mode = _file(run.path / layout.STUDY_COMPARISON)
     image = image or curves.png_bytes(
         curves.overlay(list(run.variants.items()), f"study {run.run_id}: variants", compiled_metrics([run]))
     )
     if image:
         name = doc.file_name(run.experiment, run.run_id, "variants.png")
-        blocks.append(doc.Figure(name, image, "Variants overlaid. Dashed: training; solid: validation."))
+        blocks.append(doc.Figure(name, image, "Variants overlaid. Dashed: training; solid: validation.", mode))
     return blocks
 
 
-def _bytes(path):
+def _file(path):
+    """(bytes, permission bits) of a file of the run, or (None, None): missing, unreadable, or a link out of it."""
     try:
-        return path.read_bytes()
+        return report_data.local_file(path)
     except OSError:
-        return None
+        return None, None

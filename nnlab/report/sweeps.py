@@ -12,6 +12,7 @@ import pandas as pd
 from nnlab.plots import curves
 from nnlab.plots import sweeps as sweep_plots
 from nnlab.report import blocks as doc
+from nnlab.report import read as report_data
 from nnlab.results import layout
 
 OBJECTIVE = sweep_plots.OBJECTIVE  # trials.csv column holding each trial's best value of the sweep's objective
@@ -99,8 +100,14 @@ def best_config_blocks(sweep, objective):
     return [
         doc.Heading(4, "Best config"),
         doc.Text(text),
-        doc.Code(json.dumps(overrides or best.get("config", {}), indent=2)),
+        doc.Code(inert_json(overrides or best.get("config", {}))),
     ]
+
+
+def inert_json(value):
+    """Indented JSON with < > & written as \\u escapes: the same values, and no tag in report.md even as text."""
+    text = json.dumps(value, indent=2)
+    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
 
 
 def parameters(sweep, trials):
@@ -172,12 +179,17 @@ def figures(sweep, trials, params, objective, direction, best_trial):
         # A sweep from before sweep.json recorded its axes drew its heatmap with max even for a minimised
         # objective: that picture is redrawn rather than shown.
         trusted = "axes" in sweep.spec or file_names != [layout.heatmap(first, second)]
-        found = next(((file, data) for file in file_names if trusted and (data := _bytes(sweep.path / file))), None)
+        found = None
+        for file in file_names if trusted else []:
+            data, mode = _file(sweep.path / file)  # a copy keeps the stored PNG's permissions
+            if data:
+                found = file, data, mode
+                break
         if found is None and file_names:
-            found = file_names[0], curves.png_bytes(draw())
+            found = file_names[0], curves.png_bytes(draw()), None
             caption = f"{caption} (drawn by the report)"
         if found and found[1]:
-            blocks.append(doc.Figure(doc.file_name(*name, found[0]), found[1], caption))
+            blocks.append(doc.Figure(doc.file_name(*name, found[0]), found[1], caption, found[2]))
     return ([doc.Heading(4, "Figures")] + blocks) if blocks else []
 
 
@@ -185,8 +197,9 @@ def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def _bytes(path):
+def _file(path):
+    """(bytes, permission bits) of a file of the sweep, or (None, None): missing, unreadable, or a link out of it."""
     try:
-        return path.read_bytes() or None
+        return report_data.local_file(path)
     except OSError:
-        return None
+        return None, None

@@ -55,6 +55,7 @@ def build(results_dir, experiment=None, runs=()):
     write_figures(files_dir, [block for block in blocks if isinstance(block, doc.Figure)])
     html_path, markdown_path = results_dir / HTML_NAME, results_dir / MARKDOWN_NAME
     atomic.write_text(html_path, report_render.to_html(title, blocks))
+    _no_wider_than_its_figures(html_path, [block for block in blocks if isinstance(block, doc.Figure)])
     atomic.write_text(markdown_path, report_render.to_markdown(title, blocks, files_dir.name))
     return [html_path, markdown_path]
 
@@ -87,10 +88,19 @@ def write_figures(files_dir, figures):
     for figure in figures:
         with atomic.replacing(files_dir / figure.name, suffix=Path(figure.name).suffix) as tmp:
             tmp.write_bytes(figure.data)
+            if figure.mode is not None:  # a copy is never readable by more people than the original
+                tmp.chmod(tmp.stat().st_mode & figure.mode & 0o777)
     if files_dir.is_dir():
         for stale in files_dir.iterdir():
             if stale.is_file() and stale.name not in names and not stale.name.startswith("."):
                 stale.unlink(missing_ok=True)
+
+
+def _no_wider_than_its_figures(page, figures):
+    """report.html embeds every figure, so it is readable by no more people than its most private one."""
+    for figure in figures:
+        if figure.mode is not None:
+            page.chmod(page.stat().st_mode & figure.mode & 0o777)
 
 
 def _nothing_for(experiment, results_dir, everything):

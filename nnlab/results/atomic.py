@@ -29,6 +29,11 @@ def replacing(path, suffix=""):
         with open(tmp, "rb+") as written:
             os.fsync(written.fileno())
         os.replace(tmp, path)
+    except OSError as error:
+        if error.filename is not None or error.errno is None:
+            raise
+        # A write to a full disk names no file; name the one being written, for the user's error message.
+        raise type(error)(error.errno, error.strerror, str(path)) from error
     finally:
         tmp.unlink(missing_ok=True)
 

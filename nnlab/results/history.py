@@ -5,6 +5,7 @@ import io
 import math
 from pathlib import Path
 
+from nnlab.errors import NnlabError
 from nnlab.results import atomic
 
 # Fixed leading and trailing columns; metrics go in between, training ones before their val_ twins.
@@ -19,15 +20,28 @@ class HistoryFile:
         self.path = Path(path)
         self.rows = []
 
-    def resume(self, before_epoch):
+    def resume(self, before_epoch, checkpoint=None):
         """Continue a file a killed run left: keep the last row of each epoch before `before_epoch`, drop the rest.
 
         A kill between writing an epoch's row and its checkpoint leaves a row the resumed run will write again.
+        With `checkpoint` (the file that resumes at `before_epoch`), every earlier epoch must have its row: a run
+        that trained on past lost rows would end `done` with a history that silently starts late.
+
+        Raises:
+          NnlabError: with `checkpoint`, the file is missing, unreadable or lacks some epoch before `before_epoch`.
         """
         latest = {row["epoch"]: row for row in read_rows(self.path) if row["epoch"] < before_epoch}
+        missing = sorted(set(range(before_epoch)) - set(latest))
+        if checkpoint is not None and missing:
+            raise NnlabError(
+                f"{self.path} lacks the rows of epochs {_ranges(missing)} that {checkpoint} has already trained "
+                f"(the file is missing, empty, unreadable or cut short), so a resumed run would have a history with "
+                f"a hole in it. Restart this run from epoch 0: delete {checkpoint} and run the same command with "
+                f"--resume again; or start a new run without --resume."
+            )
         self.rows = [latest[epoch] for epoch in sorted(latest)]
-        if self.path.exists():
-            atomic.write_text(self.path, to_csv(self.rows))
+        if self.path.exists() or self.rows:
+            atomic.write_text(self.path, to_csv(self.rows))  # rebuilt from the rows that could be read
 
     def append(self, row):
         """Add one epoch's record ({"epoch": 0, "loss": ..., ...}) and rewrite the file."""
@@ -38,20 +52,47 @@ class HistoryFile:
 def read_rows(path):
     """A history CSV's rows as dicts (epoch an int, numbers floats, empty cells left out); [] without a file.
 
-    A row without a readable epoch, cut short by a kill in an older, non-atomic writer, is skipped.
+    Only whole rows count: a last line without its newline (the disk filled, a copy stopped half-way) and a row
+    whose epoch or numbers cannot be read (bytes that are not text, a hand edit) are not data, and are left out.
     """
-    if not Path(path).exists():
+    try:
+        text = Path(path).read_bytes().decode("utf-8", errors="replace")
+    except FileNotFoundError:
         return []
+    text = text[: text.rfind("\n") + 1]  # nnlab ends every row with a newline; anything after the last is torn
     rows = []
-    with open(path, newline="", encoding="utf-8") as stream:
-        for row in csv.DictReader(stream):
-            try:
-                epoch = int(row["epoch"])
-            except (KeyError, TypeError, ValueError):
-                continue
+    for row in _records(text):
+        try:
+            epoch = int(row["epoch"])
             values = {key: _parse(value) for key, value in row.items() if key not in (None, "epoch") and value}
-            rows.append({"epoch": epoch, **values})
+        except (KeyError, TypeError, ValueError):
+            continue
+        if None in row or any("\ufffd" in str(value) for value in values.values()):  # extra cells, or not text
+            continue
+        rows.append({"epoch": epoch, **values})
     return rows
+
+
+def _records(text):
+    """csv.DictReader's rows, skipping the lines the csv module cannot parse (a stray carriage return or NUL)."""
+    reader = csv.DictReader(io.StringIO(text, newline=""))
+    for _ in range(text.count("\n") + 1):  # every csv.Error consumes a line, so this bounds the loop
+        try:
+            yield next(reader)
+        except StopIteration:
+            return
+        except csv.Error:
+            continue
+
+
+def _ranges(numbers):
+    """'0-2, 5' for [0, 1, 2, 5]."""
+    spans, start = [], numbers[0]
+    for previous, current in zip(numbers, [*numbers[1:], None], strict=True):
+        if current != previous + 1 if current is not None else True:
+            spans.append(f"{start}-{previous}" if previous != start else f"{start}")
+            start = current
+    return ", ".join(spans)
 
 
 def columns(rows):

@@ -9,7 +9,7 @@ results/
       [<variant>-]<metric>.png  comparison.png (a study)  tensorboard/  <figure files of the experiment>
       workers/<index>.json  workers/<index>.log        (a run over several workers: status, weights checksum)
     sweeps/<sweep-id>/                                 nnlab tune
-      sweep.json  trials.csv  history.csv  best_config.json  <sweep figures>
+      sweep.json  trials.csv  history.csv  best_config.json  <sweep figures>  chief.lock (while a chief runs)
       tensorboard/ (HParams: the search space) tensorboard/trial_<id>/ (one session per ended trial, .written)
       logs/<role>.log  processes.json                  (a sweep with workers)
       tuner/oracle.json  tuner/trial_<id>/{trial.json, history.csv, nnlab_trial.json, checkpoint.npz,
@@ -79,6 +79,7 @@ BEST_CONFIG = "best_config.json"
 TRIAL_CURVES = "trial_curves.png"
 PARALLEL_COORDINATES = "parallel_coordinates.png"  # drawn by the report, which embeds one a sweep holds
 PROCESSES = "processes.json"
+CHIEF_LOCK = "chief.lock"  # the process playing the sweep's chief role (nnlab.results.lock)
 TENSORBOARD_WRITTEN = ".written"  # in tensorboard/trial_<id>/ once that trial's logs are complete
 LOGS = "logs"
 

@@ -9,11 +9,15 @@ import datetime
 import os
 import secrets
 import socket
+import sys
 import time
 from pathlib import Path
 
 from nnlab.errors import NnlabError
 from nnlab.results import atomic, layout
+from nnlab.results import status as status_lib
+
+MESSAGE_CHARS = 1000
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,14 +32,26 @@ class RunDir:
         return self.path / name
 
     def set_status(self, status, message=None, **extra):
-        """Record running / done / failed (with the user-facing message) in status.json."""
+        """Record one of nnlab.results.status.STATUSES (with the user-facing message) in status.json."""
         record = {"status": status, "updated": _now(), "pid": os.getpid(), "host": socket.gethostname(), **extra}
         if message:
             record["message"] = message
         atomic.write_json(self.file(layout.STATUS), record)
 
+    def mark(self, status, message):
+        """Record a final status where the disk still allows it; returns False when it did not (full, read-only).
+
+        The message is cut to its first MESSAGE_CHARS characters: status.json is read by people and the report,
+        and a TensorFlow error can run to pages.
+        """
+        try:
+            self.set_status(status, message=message[:MESSAGE_CHARS])
+        except OSError:
+            return False
+        return True
+
     def status(self):
-        return self._record().get("status", "unknown")
+        return self._record().get("status", status_lib.UNKNOWN)
 
     def _record(self):
         try:
@@ -47,7 +63,7 @@ class RunDir:
     def is_alive(self):
         """True if the process that last wrote `running` still exists (on this host)."""
         record = self._record()
-        if record.get("status") != "running" or record.get("host") != socket.gethostname():
+        if record.get("status") != status_lib.RUNNING or record.get("host") != socket.gethostname():
             return False
         try:
             os.kill(int(record["pid"]), 0)
@@ -82,9 +98,10 @@ def unfinished(results_dir, experiment_name, config):
         run_dir = RunDir(path)
         try:
             same = atomic.read_json(run_dir.file(layout.CONFIG))["config"] == config
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError) as error:
+            _skip_unreadable(run_dir, error)
             continue
-        if not same or run_dir.status() == "done":
+        if not same or run_dir.status() not in (*status_lib.RESUMABLE, status_lib.UNKNOWN):
             continue
         if run_dir.is_alive():
             raise NnlabError(
@@ -93,6 +110,20 @@ def unfinished(results_dir, experiment_name, config):
             )
         return run_dir
     return None
+
+
+def _skip_unreadable(run_dir, error):
+    """A run whose config.json is damaged cannot be matched to a config, so --resume cannot continue it: say so,
+    and mark it failed when its process is gone, so that it does not show as running for ever."""
+    if run_dir.status() == status_lib.DONE:
+        return
+    message = (
+        f"{run_dir.file(layout.CONFIG)} cannot be read ({type(error).__name__}), so --resume cannot tell whether "
+        f"this run has your config and does not continue it. Start a new run, or restore config.json and resume."
+    )
+    print(f"nnlab: skipping {run_dir.path}: {message}", file=sys.stderr)
+    if not run_dir.is_alive():
+        run_dir.mark(status_lib.FAILED, message)
 
 
 def _now():

@@ -183,4 +183,6 @@ def _last_error(log):
 
 
 def _raise_interrupt(signum, frame):
-    raise KeyboardInterrupt(f"signal {signum}")
+    from nnlab.results.status import Interrupted
+
+    raise Interrupted(signum)  # tuning.tune records `interrupted`; the CLI exits with the signal's code

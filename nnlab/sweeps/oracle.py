@@ -106,3 +106,30 @@ def check_files(tuner_dir, sweep_dir):
                 f"may not). The sweep cannot resume from it. Start afresh with a new name (add sweep=<new-name>) "
                 f"or delete {sweep_dir} and run the same command again."
             ) from None
+
+
+def check_trials_present(tuner_dir, sweep_dir):
+    """Raise NnlabError when oracle.json lists a trial whose tuner/trial_N/ directory is gone.
+
+    keras-tuner would forget such a trial and hand its slot to new hyperparameters, and the sweep's best trial
+    could change without a word. The lost trial's result cannot be rebuilt, so the sweep stops and says so.
+    """
+    oracle_file = Path(tuner_dir) / layout.ORACLE
+    try:
+        started = json.loads(oracle_file.read_text(encoding="utf-8")).get("start_order", [])
+    except (OSError, ValueError, AttributeError):
+        return  # no oracle state (yet), or damage that check_files reports
+    missing = [
+        str(trial_id)
+        for trial_id in started
+        if not (Path(tuner_dir) / layout.trial_dir(trial_id) / layout.TRIAL_STATE).exists()
+    ]
+    if missing:
+        raise NnlabError(
+            f"{oracle_file} lists trial(s) {', '.join(missing)}, but their directories "
+            f"({', '.join(layout.trial_dir(trial_id) + '/' for trial_id in missing)}) under {tuner_dir} are gone, "
+            f"so their results are lost. nnlab does not re-run them with other hyperparameters behind your back. "
+            f"Restore "
+            f"the directories from a copy, or start afresh: add sweep=<new-name>, or delete {sweep_dir} and run "
+            f"the same command again."
+        )

@@ -112,6 +112,7 @@ class SweepPlan:
         from nnlab.sweeps import tables
 
         oracles.check_files(tables.project_dir(self.sweep_dir), self.sweep_dir)
+        oracles.check_trials_present(tables.project_dir(self.sweep_dir), self.sweep_dir)
         try:
             recorded = atomic.read_json(path)
         except (OSError, ValueError):

@@ -18,9 +18,11 @@ import time
 from pathlib import Path
 
 import keras
+from keras_tuner.errors import FatalError
 from keras_tuner.src.engine import base_tuner
 
 from nnlab import config as config_lib
+from nnlab.errors import from_os_error
 from nnlab.results import atomic, checkpoint, layout
 from nnlab.results.history import HistoryFile, read_rows, to_csv
 from nnlab.sweeps import tables
@@ -85,7 +87,14 @@ class SweepTuner(base_tuner.BaseTuner):
         atomic.write_json(self._get_tuner_fname(), self.get_state())
 
     def _run_and_update_trial(self, trial, *args, **kwargs):
-        metrics, best_epoch = self.run_trial(trial)
+        try:
+            metrics, best_epoch = self.run_trial(trial)
+        except Exception as error:
+            if from_os_error(error) is None:  # a full or read-only disk, as an OSError or as TensorFlow's error
+                raise
+            # The disk, not the trial: keras-tuner would record the trial FAILED for good. Stop the sweep instead,
+            # with the trial unfinished, so that the same command resumes it once the user has freed space.
+            raise FatalError(str(error)) from error
         self.oracle.update_trial(trial.trial_id, metrics, step=best_epoch)
 
     def on_trial_end(self, trial):

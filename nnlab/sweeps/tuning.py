@@ -23,13 +23,15 @@ Restart a dead worker with its own id: it takes up its unfinished trial where th
 
 import dataclasses
 import os
+import shlex
 import sys
 import time
+from contextlib import nullcontext, suppress
 
 from nnlab import config as config_lib
 from nnlab import experiment as experiment_lib
-from nnlab.errors import NnlabError
-from nnlab.results import atomic, layout
+from nnlab.errors import NnlabError, from_os_error
+from nnlab.results import atomic, layout, lock, status
 from nnlab.sweeps import hparams, tables
 from nnlab.sweeps.plan import plan_settings
 from nnlab.sweeps.progress import SweepProgress
@@ -61,6 +63,29 @@ def tune(name, overrides=(), results_dir="results", workers=0, verbose=None, exp
     sweep = plan(name, overrides, results_dir, workers, experiments_dir)
     verbose = job.verbosity(verbose)
     role = os.environ.get("KERASTUNER_TUNER_ID")
+    # One chief per sweep (nnlab.results.lock); workers join, and a launched chief runs under its launcher's lock.
+    chief = not role or ("chief" in role and os.environ.get(LAUNCHED) != "1")
+    again = continue_command(sweep, results_dir, workers)
+    guard = lock.held(sweep.sweep_dir, f"sweep ({sweep.sweep_dir})", f"run `{again}`") if chief else nullcontext()
+    with status.interruptible(), guard:
+        try:
+            return _run(sweep, role, workers, verbose)
+        except (status.Interrupted, KeyboardInterrupt):  # SIGTERM, Ctrl-C: say how to continue
+            if chief:
+                with suppress(OSError):  # a full disk must not hide the interruption
+                    _write_status(sweep, status.INTERRUPTED, status.interrupted_message(again))
+            raise
+        except Exception as error:  # a full or read-only disk: one paragraph, and the sweep marked failed if it can be
+            mapped = from_os_error(error)
+            if mapped is None:
+                raise
+            if chief:
+                with suppress(Exception):
+                    _write_status(sweep, status.FAILED, str(mapped))
+            raise mapped from None
+
+
+def _run(sweep, role, workers, verbose):
     if role:
         return _run_role(sweep, role, verbose)
     _prepare(sweep)
@@ -76,6 +101,13 @@ def tune(name, overrides=(), results_dir="results", workers=0, verbose=None, exp
     return finish(sweep)
 
 
+def continue_command(sweep, results_dir, workers):
+    """The command that continues this sweep: the same one (workers do not change the sweep's id)."""
+    words = ["nnlab", "--results", str(results_dir), "tune", sweep.experiment.name]
+    words += [f"{key}={value}" for key, value in sweep.raw_overrides.items()]
+    return shlex.join(words + (["--workers", str(workers)] if workers else []))
+
+
 def plan(name, overrides, results_dir, workers=0, experiments_dir=None):
     """Everything the sweep is, resolved and checked before anything is written or trained."""
     experiment = experiment_lib.load(name, experiments_dir)
@@ -87,17 +119,25 @@ def _prepare(sweep):
     sweep.check_resumable()
     sweep.preflight()
     hparams.write_search_space(sweep.sweep_dir, sweep.space, sweep.objective, sweep.direction)
-    _write_status(sweep, "running", "")
+    _write_status(sweep, status.RUNNING, "")
 
 
 def _search(sweep, tuner):
+    from keras_tuner.errors import FatalError
+
     started = time.perf_counter()
     try:
         tuner.search(verbose=tuner.verbose)
-    except KeyboardInterrupt:
-        _write_status(sweep, "failed", "interrupted; run the same command again to continue the sweep")
-        raise
-    sweep.seconds += time.perf_counter() - started
+    except FatalError as error:  # trial.SweepTuner stopped the search: the disk is full, read-only, ...
+        mapped = from_os_error(error.__cause__) if error.__cause__ is not None else None
+        if mapped is None:
+            raise
+        message = f"{mapped} The sweep {sweep.sweep_dir} stopped with its trial unfinished; it resumes from there."
+        with suppress(OSError):  # the disk may not even take sweep.json
+            _write_status(sweep, status.FAILED, message)
+        raise NnlabError(message) from None
+    finally:  # an interrupted sweep's time counts too: `seconds` is cumulative over every session
+        sweep.seconds += time.perf_counter() - started
 
 
 def _run_role(sweep, role, verbose):
@@ -121,13 +161,13 @@ def _run_role(sweep, role, verbose):
 def _refresh(sweep, fail_fast=False, progress=None):
     summary = tables.refresh(sweep.sweep_dir, list(sweep.space), sweep.objective, sweep.direction, sweep.booleans)
     hparams.write_trials(sweep.sweep_dir, summary.rows, list(sweep.space))
-    _write_status(sweep, "running", "", summary)
+    _write_status(sweep, status.RUNNING, "", summary)
     if progress is not None:
         progress.update(summary)
     ended_failed = summary.counts.get("FAILED", 0)
     if fail_fast and ended_failed >= FAIL_FAST and not summary.counts.get("COMPLETED"):
         message = _failed_message(sweep, summary)
-        _write_status(sweep, "failed", message, summary)
+        _write_status(sweep, status.FAILED, message, summary)
         raise NnlabError(message)
     return summary
 
@@ -142,12 +182,12 @@ def finish(sweep):
     sweep_plots.draw_all(sweep.sweep_dir, sweep.objective, sweep.direction, axes)
     if summary.best is None:
         message = _failed_message(sweep, summary)
-        _write_status(sweep, "failed", message, summary)
+        _write_status(sweep, status.FAILED, message, summary)
         raise NnlabError(message)
     best_path = _write_best_config(sweep, summary.best)
-    unfinished = {status: n for status, n in summary.counts.items() if status not in ("COMPLETED", "FAILED")}
+    unfinished = {state: n for state, n in summary.counts.items() if state not in ("COMPLETED", "FAILED")}
     message = f"unfinished trials: {unfinished}; run the same command again to finish them" if unfinished else ""
-    _write_status(sweep, "done" if not unfinished else "failed", message, summary)
+    _write_status(sweep, status.DONE if not unfinished else status.FAILED, message, summary)
     best = summary.best
     print(
         f"sweep {sweep.sweep_id}: {summary.counts.get('COMPLETED', 0)} trials completed; best trial {best['trial_id']} "
@@ -159,12 +199,15 @@ def finish(sweep):
 
 
 def _failed_message(sweep, summary):
-    counts = ", ".join(f"{n} {status}" for status, n in sorted(summary.counts.items())) or "no trials"
+    counts = ", ".join(f"{n} {state}" for state, n in sorted(summary.counts.items())) or "no trials"
     cause = f" The first failure: {summary.first_failure}" if summary.first_failure else ""
+    if "No space left on device" in summary.first_failure or "Errno 28" in summary.first_failure:
+        fix = "free space on that disk and run the same command again"
+    else:
+        fix = "start a new sweep with sweep=<new-name>"
     return (
         f"Sweep {sweep.sweep_dir} has no completed trial ({counts}), so it has no best config.{cause} "
-        f"Fix the cause (each trial's message is in {sweep.sweep_dir}/tuner/trial_*/trial.json), then start a "
-        f"new sweep with sweep=<new-name>."
+        f"Fix the cause (each trial's message is in {sweep.sweep_dir}/tuner/trial_*/trial.json), then {fix}."
     )
 
 
@@ -214,8 +257,8 @@ def _write_best_config(sweep, best):
     return path
 
 
-def _write_status(sweep, status, message, summary=None):
-    record = {**sweep.describe(), "status": status, "message": message, "seconds": sweep.seconds}
+def _write_status(sweep, state, message, summary=None):
+    record = {**sweep.describe(), "status": state, "message": message, "seconds": sweep.seconds}
     if summary is not None:
         record["counts"] = summary.counts
         record["best_trial"] = summary.best["trial_id"] if summary.best else None

@@ -42,7 +42,7 @@ def train_model(experiment, config, splits, setup, run_dir, verbose, name="", pl
     """
     from nnlab.plots import curves
     from nnlab.train import controls as controls_lib
-    from nnlab.train import loop, modeling
+    from nnlab.train import loop, modeling, shape_errors
 
     model = modeling.prepare(experiment, config, splits, setup)
     # Early stopping and the learning-rate schedule from the config (none with the defaults).
@@ -56,7 +56,7 @@ def train_model(experiment, config, splits, setup, run_dir, verbose, name="", pl
         controls.restore(checkpoint.extra(checkpoint_path))
     history = HistoryFile(run_dir.file(layout.history(name)))
     if initial_epoch:
-        history.resume(before_epoch=initial_epoch)
+        history.resume(before_epoch=initial_epoch, checkpoint=checkpoint_path)
         print(f"resuming{suffix or ''} at epoch {initial_epoch}", file=sys.stderr)
     job = TrainingJob(
         experiment=experiment,
@@ -71,16 +71,22 @@ def train_model(experiment, config, splits, setup, run_dir, verbose, name="", pl
         checkpoint_path=checkpoint_path,
         tensorboard_dir=run_dir.file(layout.TENSORBOARD) / name if name else run_dir.file(layout.TENSORBOARD),
     )
+    earlier_seconds = sum(row["seconds"] for row in history.rows if isinstance(row.get("seconds"), float))  # resumed
     started = time.perf_counter()
-    final = loop.train(job, controls)
-    train_seconds = time.perf_counter() - started
+    try:
+        final = loop.train(job, controls)
+    except Exception as error:
+        if not shape_errors.is_first_batch_error(error, initial_epoch, len(history.rows)):
+            raise
+        raise NnlabError(shape_errors.message(error, job.where, config)) from None
+    session_seconds = time.perf_counter() - started
     job.metrics = {
         "status": "done",
         "epochs_run": len(job.history.rows),
         "resumed_at_epoch": initial_epoch,
         "final": final,
-        "train_seconds": train_seconds,
-        "seconds_per_epoch": train_seconds / max(1, len(job.history.rows) - initial_epoch),
+        "train_seconds": earlier_seconds + session_seconds,  # cumulative over every session of the run
+        "seconds_per_epoch": session_seconds / max(1, len(job.history.rows) - initial_epoch),
     }
     job.metrics.update(stopping_record(controls, job.history.rows))
     stopping = job.metrics.get("early_stopping", {})

@@ -5,13 +5,15 @@ The CLI, the Makefile, tests and notebooks all call `run`.
 """
 
 import dataclasses
+import shlex
 import sys
 from pathlib import Path
 
 from nnlab import config as config_lib
+from nnlab import errors
 from nnlab import experiment as experiment_lib
 from nnlab.errors import NnlabError
-from nnlab.results import atomic, layout, rundir
+from nnlab.results import atomic, layout, rundir, status
 from nnlab.train import cluster, environment, figures, precision, system_gpus
 from nnlab.train import job as job_lib
 
@@ -63,21 +65,24 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
             atomic.write_json(run_dir.file(layout.CONFIG), record)
         else:
             print(f"resuming run {run_dir.path}", file=sys.stderr)
-    run_dir.set_status("running")
+    run_dir.set_status(status.RUNNING)
     try:
-        job = _train(experiment, config, setup, run_dir, job_lib.verbosity(verbose))
-        if member is not None:
-            cluster.write_worker_record(run_dir.path, member, "done", job)
-    except NnlabError as error:
-        run_dir.set_status("failed", message=str(error))
-        raise NnlabError(f"{error} [run {run_dir.path} marked failed]") from None
-    except BaseException as error:  # a crash or Ctrl-C must not leave the run looking alive
-        stopped = cluster.peer_failure(error)
-        run_dir.set_status("failed", message=str(stopped) if stopped else f"{type(error).__name__}: {error}")
-        if stopped:
-            raise NnlabError(f"{stopped} [run {run_dir.path} marked failed]") from None
+        with status.interruptible():
+            job = _train(experiment, config, setup, run_dir, job_lib.verbosity(verbose))
+            if member is not None:
+                cluster.write_worker_record(run_dir.path, member, "done", job)
+    except (status.Interrupted, KeyboardInterrupt):  # SIGTERM or Ctrl-C: say how to continue, keep the signal's code
+        again = continue_command(name, record["overrides"], results_dir)
+        run_dir.mark(status.INTERRUPTED, status.interrupted_message(again))
         raise
-    run_dir.set_status("done")  # even when a post-training hook failed: metrics.json lists it under "errors"
+    except BaseException as error:  # a crash must not leave the run looking alive
+        mapped = error if isinstance(error, NnlabError) else cluster.peer_failure(error) or errors.from_os_error(error)
+        if not isinstance(mapped, NnlabError):
+            run_dir.mark(status.FAILED, f"{type(error).__name__}: {error}")
+            raise
+        marked = run_dir.mark(status.FAILED, str(mapped))
+        raise NnlabError(f"{mapped} [run {run_dir.path} {'marked failed' if marked else 'not marked: disk'}]") from None
+    run_dir.set_status(status.DONE)  # even when a post-training hook failed: metrics.json lists it under "errors"
     for path in [run_dir.file(layout.checkpoint()), *run_dir.path.glob(layout.checkpoint("*"))]:
         path.unlink(missing_ok=True)  # only needed while unfinished
     return RunResult(run_dir=run_dir.path, metrics=job.metrics)
@@ -105,6 +110,15 @@ def _run_as_worker(experiment, config, setup, member, experiment_dir, verbose):
             raise
     cluster.write_worker_record(shared, member, "done", job)
     return RunResult(run_dir=shared, metrics=job.metrics)
+
+
+def continue_command(name, overrides, results_dir):
+    """The command line that resumes this run."""
+    values = [
+        f"{key}={','.join(map(str, value)) if isinstance(value, list) else value}" for key, value in overrides.items()
+    ]
+    words = ["nnlab", "--results", str(results_dir), "run", name, *values, "--resume"]
+    return shlex.join(words)
 
 
 def _setup(experiment, config, configs):

@@ -1,6 +1,7 @@
 """What the report shows of a bring-your-own program: tracked values, the module's summary, provenance, and sweep
 figures over whatever fields the sweep searched. Built from hand-written result files; nothing trains."""
 
+import html
 import json
 
 from nnlab import report
@@ -52,7 +53,7 @@ def test_tracked_values_module_summary_and_untracked_module(tmp_path):
     assert "w" in columns and "b" in columns and "train loss" in columns and "val loss" in columns
     assert not any(column in columns for column in ("train w", "val w", "train b", "val b"))
     summary = section(markdown, "### Summary of the latest and best run")
-    assert f"Verdict: not converged — {REASON}" in summary
+    assert f"Verdict: not converged — {REASON}" in html.unescape(summary)  # report.md writes '>' as &gt;
     assert "| least_squares.w | 2.04 |" in summary and "| convergence.tolerance | 0.001 |" in summary
     repro = section(markdown, "### Reproducibility")
     assert "not reproducible from the commit: untracked or modified (sha256 abababababab)" in repro
