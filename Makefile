@@ -1,32 +1,40 @@
 # The README's two commands, `make run EXP=mnist` and `make test`, work on a fresh machine: both create
 # .venv and install nnlab with its dependencies first (once; re-done when setup.cfg changes).
+# On a machine with an NVIDIA GPU (nvidia-smi found) they also install TensorFlow's CUDA libraries (the `gpu`
+# extra): plain `tensorflow` finds no GPU on Linux unless CUDA is installed system-wide. GPU=1 or GPU=0 decides.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-INSTALLED := $(VENV)/.installed
+GPU ?= $(if $(shell command -v nvidia-smi 2>/dev/null),1,0)
+COMMA := ,
+EXTRAS := test$(if $(filter 1,$(GPU)),$(COMMA)gpu)
+# One marker per set of extras, so that switching GPU=1 on later installs the CUDA libraries.
+INSTALLED := $(VENV)/.installed-$(subst $(COMMA),-,$(EXTRAS))
 EXP ?= mnist
 ARGS ?=
 PYTEST_ARGS ?=
 
-WORKERS ?= 0
+# Empty: `make tune` passes no --workers, so one given in ARGS is the one that counts.
+WORKERS ?=
 RUNS ?=
 PORT ?= 6006
 
-.PHONY: install run tune report bench profile test lint format list clean tensorboard
+.PHONY: install run tune report bench profile gpu-check test lint format list clean tensorboard
 
 install: $(INSTALLED)
 
 $(INSTALLED): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[test]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e ".[$(EXTRAS)]"
 	touch $@
 
 run: $(INSTALLED)
 	$(BIN)/nnlab run $(EXP) $(ARGS)
 
 tune: $(INSTALLED)
-	$(BIN)/nnlab tune $(EXP) $(ARGS) --workers $(WORKERS)
+	$(if $(and $(WORKERS),$(findstring --workers,$(ARGS))),$(error give --workers in ARGS or WORKERS=, not both))
+	$(BIN)/nnlab tune $(EXP) $(ARGS) $(if $(WORKERS),--workers $(WORKERS))
 
 report: $(INSTALLED)
 	$(BIN)/nnlab report $(if $(filter command line,$(origin EXP)),--experiment $(EXP)) $(if $(RUNS),--runs $(RUNS))
@@ -36,6 +44,9 @@ bench: $(INSTALLED)
 
 profile: $(INSTALLED)
 	$(BIN)/python benchmarks/profile_steps.py $(ARGS)
+
+gpu-check: $(INSTALLED)
+	$(BIN)/python benchmarks/gpu_check.py $(ARGS)
 
 # TensorBoard over one experiment's runs and sweeps (a sweep's HParams dashboard included), on this machine only.
 tensorboard: $(INSTALLED)

@@ -9,36 +9,28 @@ from nnlab.errors import NnlabError, from_os_error
 from nnlab.results.status import Interrupted
 
 
+class IntermixedParser(argparse.ArgumentParser):
+    """A subcommand's parser that takes its flags anywhere among the key=value overrides, so that
+    `nnlab run mnist epochs=2 --resume lr=0.1` means what it says instead of failing on `lr=0.1`.
+
+    argparse's parse_intermixed_args does this but refuses a parser with subcommands, so each subcommand's parser
+    applies it to its own arguments; the guard lets it call the plain parse inside.
+    """
+
+    _intermixing = False
+
+    def parse_known_args(self, args=None, namespace=None):
+        if self._intermixing:
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+
+
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog="nnlab", description="Declarative Keras experiments.")
-    parser.add_argument(
-        "--results",
-        default=os.environ.get("NNLAB_RESULTS", "results"),
-        help="results directory (default: ./results or $NNLAB_RESULTS)",
-    )
-    commands = parser.add_subparsers(dest="command", required=True)
-    run_parser = commands.add_parser("run", help="train one experiment")
-    run_parser.add_argument("experiment", help="name of experiments/<name>.py")
-    run_parser.add_argument("overrides", nargs="*", help="key=value config overrides, or from=<config.json>")
-    run_parser.add_argument(
-        "--resume",
-        action="store_true",
-        help="continue the newest unfinished run with the same config from its last completed epoch",
-    )
-    tune_parser = commands.add_parser("tune", help="sweep an experiment's SEARCH_SPACE with keras-tuner")
-    tune_parser.add_argument("experiment", help="name of experiments/<name>.py")
-    tune_parser.add_argument(
-        "overrides", nargs="*", help="key=value: config fields, or sweep settings (algorithm=, max_trials=, sweep=)"
-    )
-    tune_parser.add_argument(
-        "--workers", type=int, default=0, help="run a keras-tuner chief and this many workers on this machine"
-    )
-    report_parser = commands.add_parser("report", help="write results/report.html and report.md")
-    report_parser.add_argument("--experiment", help="only this experiment")
-    report_parser.add_argument("--runs", nargs="*", default=(), help="run ids to compare side by side")
-    list_parser = commands.add_parser("list", help="list the experiments")
-    list_parser.add_argument("--data", action="store_true", help="list the named data sets: shapes, labels, splits")
-    args = parser.parse_args(argv)
+    args = build_parser().parse_args(argv)
     _set_up_logging()
     try:
         return _dispatch(args)
@@ -57,6 +49,44 @@ def main(argv=None):
     except KeyboardInterrupt:
         print("nnlab: interrupted", file=sys.stderr)
         return 130
+
+
+def build_parser():
+    """The whole command line: run, tune, report, list."""
+    parser = argparse.ArgumentParser(prog="nnlab", description="Declarative Keras experiments.")
+    parser.add_argument(
+        "--results",
+        default=os.environ.get("NNLAB_RESULTS", "results"),
+        help="results directory (default: ./results or $NNLAB_RESULTS)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=IntermixedParser)
+    run_parser = commands.add_parser("run", help="train one experiment")
+    run_parser.add_argument("experiment", help="name of experiments/<name>.py")
+    run_parser.add_argument("overrides", nargs="*", help="key=value config overrides, or from=<config.json>")
+    run_parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the newest unfinished run with the same config from its last completed epoch",
+    )
+    run_parser.add_argument(
+        "--processes",
+        type=int,
+        help="train as N local processes forming one MultiWorkerMirroredStrategy cluster on loopback",
+    )
+    tune_parser = commands.add_parser("tune", help="sweep an experiment's SEARCH_SPACE with keras-tuner")
+    tune_parser.add_argument("experiment", help="name of experiments/<name>.py")
+    tune_parser.add_argument(
+        "overrides", nargs="*", help="key=value: config fields, or sweep settings (algorithm=, max_trials=, sweep=)"
+    )
+    tune_parser.add_argument(
+        "--workers", type=int, default=0, help="run a keras-tuner chief and this many workers on this machine"
+    )
+    report_parser = commands.add_parser("report", help="write results/report.html and report.md")
+    report_parser.add_argument("--experiment", help="only this experiment")
+    report_parser.add_argument("--runs", nargs="*", default=(), help="run ids to compare side by side")
+    list_parser = commands.add_parser("list", help="list the experiments")
+    list_parser.add_argument("--data", action="store_true", help="list the named data sets: shapes, labels, splits")
+    return parser
 
 
 def _set_up_logging():
@@ -106,6 +136,14 @@ def _dispatch(args):
         return 0
     from nnlab.train import runner
 
+    if args.processes is not None:
+        from nnlab.train import launch
+
+        result = launch.run_processes(
+            args.experiment, args.overrides, args.processes, results_dir=args.results, resume=args.resume
+        )
+        print(f"run written to {result.run_dir}")
+        return 0
     result = runner.run(args.experiment, args.overrides, results_dir=args.results, resume=args.resume)
     print(f"run written to {result.run_dir}")
     for hook, message in result.metrics.get("errors", {}).items():  # the run is kept; the hook still failed

@@ -7,6 +7,7 @@ results/
       config.json  status.json  env.json  metrics.json
       history[-<variant>].csv  model[-<variant>].keras  checkpoint[-<variant>].npz (while unfinished)
       [<variant>-]<metric>.png  comparison.png (a study)  tensorboard/  <figure files of the experiment>
+      workers/<index>.json  workers/<index>.log        (a run over several workers: status, weights checksum)
     sweeps/<sweep-id>/                                 nnlab tune
       sweep.json  trials.csv  history.csv  best_config.json  <sweep figures>  chief.lock (while a chief runs)
       tensorboard/ (HParams: the search space) tensorboard/trial_<id>/ (one session per ended trial, .written)
@@ -22,6 +23,16 @@ ENVIRONMENT = "env.json"
 METRICS = "metrics.json"
 TENSORBOARD = "tensorboard"
 STUDY_COMPARISON = "comparison.png"
+
+
+def worker_record(index):
+    """workers/<index>.json: a worker's status and the SHA-256 of its final weights (a cluster run)."""
+    return f"workers/{index}.json"
+
+
+def worker_log(index):
+    """workers/<index>.log: what a worker started by `--processes` printed."""
+    return f"workers/{index}.log"
 
 
 def _variant(stem, extension, variant):

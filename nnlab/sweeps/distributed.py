@@ -6,6 +6,10 @@ chief blocks workers for up to an hour; a late worker with overwrite=True delete
 restarts a dead worker under its own id (the oracle hands it back its unfinished trial, which resumes from its
 last epoch), restarts everything when the chief dies (the chief reloads its state from disk), never passes
 overwrite=True, and gives up with a clear error after a few restarts instead of waiting.
+
+On a machine with GPUs each worker gets its own (CUDA_VISIBLE_DEVICES), dealt round-robin when the counts differ,
+and the chief, which only serves the oracle, gets none: for the small models nnlab sweeps, one trial per GPU beats
+mirroring every trial over all of them.
 """
 
 import os
@@ -77,13 +81,12 @@ def launch(sweep, args, workers):
         "NNLAB_EXPERIMENTS": str(Path(sweep.experiment.path).parent.resolve()),
     }
     roles = ["chief"] + [f"worker{index}" for index in range(workers)]
+    environments = role_environments(roles, env, gpus_to_deal(env))
     processes, restarts = {}, dict.fromkeys(roles, 0)
 
     def start(role):
         with open(logs / f"{role}.log", "a") as log:
-            processes[role] = subprocess.Popen(
-                command, env={**env, "KERASTUNER_TUNER_ID": role}, stdout=log, stderr=subprocess.STDOUT
-            )
+            processes[role] = subprocess.Popen(command, env=environments[role], stdout=log, stderr=subprocess.STDOUT)
         atomic.write_json(Path(sweep.sweep_dir) / layout.PROCESSES, {name: p.pid for name, p in processes.items()})
 
     def restart(role, why):
@@ -127,6 +130,32 @@ def launch(sweep, args, workers):
     finally:
         signal.signal(signal.SIGTERM, previous_term)
         _stop(list(processes.values()))
+
+
+def gpus_to_deal(env, system_gpus=None):
+    """The GPU ids to deal to workers: those CUDA_VISIBLE_DEVICES already allows, else every GPU the system
+    shows (`system_gpus`: their names, default read from nvidia-smi)."""
+    allowed = env.get("CUDA_VISIBLE_DEVICES")
+    if allowed is not None:
+        return [gpu.strip() for gpu in allowed.split(",") if gpu.strip() and gpu.strip() != "-1"]
+    if system_gpus is None:
+        from nnlab.train import system_gpus as system_gpus_lib
+
+        system_gpus = system_gpus_lib.listed()
+    return [str(index) for index in range(len(system_gpus))]
+
+
+def role_environments(roles, env, gpus):
+    """The environment each sweep process starts with: its KERASTUNER_TUNER_ID and, where there are GPUs, its
+    CUDA_VISIBLE_DEVICES: none for the chief, one per worker round-robin (workers share GPUs when there are more
+    workers than GPUs). Without GPUs the environment is left as it is."""
+    environments = {}
+    for role in roles:
+        environments[role] = {**env, "KERASTUNER_TUNER_ID": role}
+        if gpus:
+            worker_index = roles.index(role) - 1
+            environments[role]["CUDA_VISIBLE_DEVICES"] = "" if role == "chief" else gpus[worker_index % len(gpus)]
+    return environments
 
 
 def _stop(processes, grace=5):

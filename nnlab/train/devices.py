@@ -28,7 +28,8 @@ class Setup:
 
     @property
     def strategy_name(self):
-        return type(self.strategy).__name__
+        # TensorFlow's class behind tf.distribute.MultiWorkerMirroredStrategy is CollectiveAllReduceStrategy.
+        return "MultiWorkerMirroredStrategy" if self.workers > 1 else type(self.strategy).__name__
 
     @property
     def replicas(self):
@@ -67,8 +68,11 @@ def setup(seed):
     import keras
     import tensorflow as tf
 
+    from nnlab.train import cluster
+
+    strategy = cluster.strategy_from_environment()  # first: a process must join its cluster before other TF work
     cpu_devices = requested_cpu_devices()
-    if cpu_devices is not None:
+    if cpu_devices is not None and strategy is None:
         _split_cpu(tf, cpu_devices)
     keras.utils.set_random_seed(seed)
     gpus = tf.config.list_physical_devices("GPU")
@@ -77,9 +81,6 @@ def setup(seed):
     deterministic = os.environ.get("NNLAB_DETERMINISTIC") == "1"
     if deterministic:
         tf.config.experimental.enable_op_determinism()
-    # TODO(cluster): the MultiWorkerMirroredStrategy from TF_CONFIG goes here, as the first choice:
-    #   strategy = cluster.strategy_from_environment()  (nnlab.train.cluster, written by the "cluster" helper)
-    strategy = None
     if strategy is None and cpu_devices is not None and cpu_devices > 1:
         strategy = _mirrored(tuple(f"/cpu:{index}" for index in range(cpu_devices)))
     elif strategy is None and len(gpus) > 1:
@@ -94,7 +95,9 @@ def setup(seed):
         "used": "GPU" if gpus else "CPU",
     }
     # The loop compiles its own steps (nnlab.train.loop); compile() gets nothing that would change them.
-    return Setup(devices=devices, strategy=strategy, compile_options={}, deterministic=deterministic)
+    member = cluster.membership()
+    workers = member.size if member else 1
+    return Setup(devices=devices, strategy=strategy, compile_options={}, deterministic=deterministic, workers=workers)
 
 
 def check_batch_size(batch_size, replicas, where):

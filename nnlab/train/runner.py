@@ -14,7 +14,7 @@ from nnlab import errors
 from nnlab import experiment as experiment_lib
 from nnlab.errors import NnlabError
 from nnlab.results import atomic, layout, rundir, status
-from nnlab.train import environment, figures, precision
+from nnlab.train import cluster, environment, figures, precision, system_gpus
 from nnlab.train import job as job_lib
 
 
@@ -47,28 +47,36 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
         from nnlab.train import study
 
         configs = list(study.variant_configs(experiment, config).values())
+    member = cluster.membership()  # checked before TensorFlow starts; None on one machine
     setup = _setup(experiment, config, configs)
     record = {
         "experiment": name,
         "config": config_lib.to_dict(config),
         "overrides": config_lib.changed_fields(config, experiment.config_class()),
     }
-    run_dir = rundir.unfinished(results_dir, name, record["config"]) if resume else None
-    if run_dir is None:
-        run_dir = rundir.create(results_dir, name)
-        atomic.write_json(run_dir.file(layout.CONFIG), record)
+    if member is not None and not member.is_chief:
+        return _run_as_worker(experiment, config, setup, member, Path(results_dir) / name, job_lib.verbosity(verbose))
+    if member is not None:  # the chief: the run id was decided before any worker started
+        run_dir = cluster.chief_run_dir(Path(results_dir) / name, member, record)
     else:
-        print(f"resuming run {run_dir.path}", file=sys.stderr)
+        run_dir = rundir.unfinished(results_dir, name, record["config"]) if resume else None
+        if run_dir is None:
+            run_dir = rundir.create(results_dir, name)
+            atomic.write_json(run_dir.file(layout.CONFIG), record)
+        else:
+            print(f"resuming run {run_dir.path}", file=sys.stderr)
     run_dir.set_status(status.RUNNING)
     try:
         with status.interruptible():
-            metrics = _train(experiment, config, setup, run_dir, job_lib.verbosity(verbose))
+            job = _train(experiment, config, setup, run_dir, job_lib.verbosity(verbose))
+            if member is not None:
+                cluster.write_worker_record(run_dir.path, member, "done", job)
     except (status.Interrupted, KeyboardInterrupt):  # SIGTERM or Ctrl-C: say how to continue, keep the signal's code
         again = continue_command(name, record["overrides"], results_dir)
         run_dir.mark(status.INTERRUPTED, status.interrupted_message(again))
         raise
     except BaseException as error:  # a crash must not leave the run looking alive
-        mapped = error if isinstance(error, NnlabError) else errors.from_os_error(error)
+        mapped = error if isinstance(error, NnlabError) else cluster.peer_failure(error) or errors.from_os_error(error)
         if not isinstance(mapped, NnlabError):
             run_dir.mark(status.FAILED, f"{type(error).__name__}: {error}")
             raise
@@ -77,7 +85,31 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
     run_dir.set_status(status.DONE)  # even when a post-training hook failed: metrics.json lists it under "errors"
     for path in [run_dir.file(layout.checkpoint()), *run_dir.path.glob(layout.checkpoint("*"))]:
         path.unlink(missing_ok=True)  # only needed while unfinished
-    return RunResult(run_dir=run_dir.path, metrics=metrics)
+    return RunResult(run_dir=run_dir.path, metrics=job.metrics)
+
+
+def _run_as_worker(experiment, config, setup, member, experiment_dir, verbose):
+    """Train as a worker other than the chief: the same steps in a scratch directory, then only
+    workers/<rank>.json in the shared run directory (the chief writes everything else)."""
+    import shutil
+    import tempfile
+
+    shared = experiment_dir / member.run_id
+    with tempfile.TemporaryDirectory(prefix="nnlab-worker-") as scratch:
+        # Resume from the chief's last checkpoint, as the chief does, or the workers' weights would differ.
+        for pattern in (layout.checkpoint(), layout.checkpoint("*"), layout.history(), layout.history("*")):
+            for path in shared.glob(pattern):
+                shutil.copy(path, scratch)
+        try:
+            job = _train(experiment, config, setup, rundir.RunDir(Path(scratch)), verbose)
+        except BaseException as error:
+            stopped = cluster.peer_failure(error)
+            cluster.write_worker_record(shared, member, "failed", message=str(stopped or error))
+            if stopped:
+                raise stopped from None
+            raise
+    cluster.write_worker_record(shared, member, "done", job)
+    return RunResult(run_dir=shared, metrics=job.metrics)
 
 
 def continue_command(name, overrides, results_dir):
@@ -96,6 +128,9 @@ def _setup(experiment, config, configs):
 
     devices.requested_cpu_devices()
     setup = devices.setup(config.seed)
+    unseen = system_gpus.unseen_warning(len(setup.devices["gpus"]), system_gpus.listed())
+    if unseen:
+        print(f"nnlab: {unseen}", file=sys.stderr)
     for checked in configs:
         devices.check_batch_size(checked.batch_size, setup.replicas, experiment.path)
         precision.check(experiment, checked)
@@ -127,4 +162,4 @@ def _train(experiment, config, setup, run_dir, verbose):
     except Exception as error:  # the run trained; keep it and say what failed
         job.metrics.setdefault("errors", {})["figures"] = f"{type(error).__name__}: {error}"
         atomic.write_json(run_dir.file(layout.METRICS), job.metrics)
-    return job.metrics
+    return job

@@ -1,0 +1,153 @@
+"""`nnlab run <exp> --processes N`: N local training processes forming one MultiWorkerMirroredStrategy cluster on
+loopback, the same mode as N machines sharing a results directory.
+
+The launcher decides the run id, creates the run directory (config.json, status.json) and hands the id to every
+worker through NNLAB_RUN_ID; worker 0, the chief, prints to this terminal and writes what training produces; the
+others' output goes to workers/<index>.log. When a worker dies the others stop by themselves within
+NNLAB_WORKER_TIMEOUT (nnlab.train.cluster); the launcher waits that long plus a grace, kills what is left, and
+marks the run failed.
+"""
+
+import dataclasses
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from nnlab import config as config_lib
+from nnlab import experiment as experiment_lib
+from nnlab.errors import NnlabError
+from nnlab.results import atomic, layout, rundir
+from nnlab.train import cluster
+
+POLL_SECONDS = 0.2
+GRACE_SECONDS = 15  # beyond the worker timeout, for a stopping worker to write its record and exit
+
+
+@dataclasses.dataclass
+class LaunchResult:
+    run_dir: Path
+    metrics: dict  # the chief's metrics.json
+
+
+def check_processes(processes, cpu_count=None):
+    """N must be at least 1 and at most the CPU cores: each process runs its own TensorFlow, and a process
+    without a core of its own stalls its peers' collectives until they time out."""
+    cores = cpu_count or os.cpu_count() or 1
+    if processes < 1:
+        raise NnlabError(f"--processes {processes}: give the number of training processes, at least 1 (e.g. 2).")
+    if processes > cores:
+        raise NnlabError(
+            f"--processes {processes}: this machine has {cores} CPU core(s) and each training process needs one of "
+            f"its own, or the others' collectives stall and time out; use at most --processes {cores}."
+        )
+
+
+def run_processes(name, overrides, processes, results_dir="results", resume=False, experiments_dir=None):
+    """Train experiment `name` as `processes` local workers; returns a LaunchResult.
+
+    Raises:
+      NnlabError: bad input before anything is written, or a worker failed (the run is marked failed).
+    """
+    check_processes(processes)
+    if os.environ.get(cluster.TF_CONFIG):
+        raise NnlabError(f"--processes builds its own cluster; unset {cluster.TF_CONFIG} or drop --processes.")
+    timeout = cluster.worker_timeout()
+    experiment = experiment_lib.load(name, experiments_dir)
+    config = experiment.config(overrides)  # bad overrides fail before anything is written
+    record = {
+        "experiment": name,
+        "config": config_lib.to_dict(config),
+        "overrides": config_lib.changed_fields(config, experiment.config_class()),
+    }
+    run_dir = rundir.unfinished(results_dir, name, record["config"]) if resume else None
+    if run_dir is None:
+        run_dir = rundir.create(results_dir, name)
+        atomic.write_json(run_dir.file(layout.CONFIG), record)
+    else:
+        print(f"resuming run {run_dir.path}", file=sys.stderr)
+    run_dir.set_status("running", processes=processes)
+    (run_dir.path / Path(layout.worker_log(0)).parent).mkdir(exist_ok=True)
+    overrides = [f"{key}={value}" for key, value in record["overrides"].items()]
+    command = [sys.executable, "-m", "nnlab.cli", "--results", str(results_dir), "run", name, *overrides]
+    addresses = [f"localhost:{port}" for port in free_ports(processes)]
+    base = {**os.environ, cluster.RUN_ID: run_dir.run_id, "NNLAB_EXPERIMENTS": str(experiment.path.parent.resolve())}
+    workers = []
+    previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        for index in range(processes):
+            env = {**base, cluster.TF_CONFIG: tf_config(addresses, index)}
+            log = None if index == 0 else open(run_dir.file(layout.worker_log(index)), "a")
+            workers.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT if log else None))
+            if log:
+                log.close()
+        failure = supervise(workers, timeout + GRACE_SECONDS)
+    except BaseException as error:
+        _kill(workers)
+        run_dir.set_status("failed", message=f"launcher stopped: {type(error).__name__}: {error}")
+        raise
+    finally:
+        signal.signal(signal.SIGTERM, previous_term)
+    if failure:
+        message = f"{failure} See {run_dir.path / 'workers'} and the output above."
+        run_dir.set_status("failed", message=message)
+        raise NnlabError(f"{message} [run {run_dir.path} marked failed]")
+    run_dir.set_status("done", processes=processes)
+    metrics = atomic.read_json(run_dir.file(layout.METRICS))
+    return LaunchResult(run_dir=run_dir.path, metrics=metrics)
+
+
+def tf_config(addresses, index):
+    return json.dumps({"cluster": {"worker": addresses}, "task": {"type": "worker", "index": index}})
+
+
+def free_ports(count):
+    """`count` distinct ports nothing listens on now (held open together so they differ)."""
+    probes = []
+    try:
+        for _ in range(count):
+            probe = socket.socket()
+            probe.bind(("localhost", 0))
+            probes.append(probe)
+        return [probe.getsockname()[1] for probe in probes]
+    finally:
+        for probe in probes:
+            probe.close()
+
+
+def supervise(workers, stop_within):
+    """Wait for every worker; returns None when all succeeded, else what went wrong. After the first failure the
+    others get `stop_within` seconds to stop by themselves before they are killed."""
+    first_failure, failed_at = None, None
+    while any(worker.poll() is None for worker in workers):
+        time.sleep(POLL_SECONDS)
+        for index, worker in enumerate(workers):
+            if first_failure is None and worker.poll() not in (None, 0):
+                first_failure, failed_at = f"worker {index} exited with status {worker.returncode}.", time.monotonic()
+        if failed_at is not None and time.monotonic() - failed_at > stop_within:
+            still = [index for index, worker in enumerate(workers) if worker.poll() is None]
+            _kill(workers)
+            return f"{first_failure} Workers {still} did not stop within {stop_within:g} s and were killed."
+    if first_failure is None:
+        bad = [(index, worker.returncode) for index, worker in enumerate(workers) if worker.returncode != 0]
+        first_failure = f"worker {bad[0][0]} exited with status {bad[0][1]}." if bad else None
+    if first_failure:
+        stopped = [f"worker {i}: {w.returncode}" for i, w in enumerate(workers)]
+        return f"{first_failure} Exit statuses: {', '.join(stopped)}."
+    return None
+
+
+def _kill(workers):
+    for worker in workers:
+        if worker.poll() is None:
+            worker.kill()  # a worker blocked inside a collective ignores SIGTERM
+    for worker in workers:
+        worker.wait(timeout=30)
+
+
+def _raise_interrupt(signum, frame):
+    raise KeyboardInterrupt(f"signal {signum}")
