@@ -87,6 +87,18 @@ def create(results_dir, experiment_name):
         return RunDir(parent / run_id)
 
 
+def open_run(results_dir, experiment_name, record, resume=False):
+    """The run directory for `record` (config.json's contents): with `resume`, the newest unfinished run of the same
+    config; otherwise (or if there is none) a new one, with config.json written."""
+    run_dir = unfinished(results_dir, experiment_name, record["config"]) if resume else None
+    if run_dir is None:
+        run_dir = create(results_dir, experiment_name)
+        atomic.write_json(run_dir.file(layout.CONFIG), record)
+    else:
+        print(f"resuming run {run_dir.path}", file=sys.stderr)
+    return run_dir
+
+
 def unfinished(results_dir, experiment_name, config):
     """The newest run of the experiment with exactly `config` that did not finish, or None.
 

@@ -59,17 +59,8 @@ def run_processes(name, overrides, processes, results_dir="results", resume=Fals
     timeout = cluster.worker_timeout()
     experiment = experiment_lib.load(name, experiments_dir)
     config = experiment.config(overrides)  # bad overrides fail before anything is written
-    record = {
-        "experiment": name,
-        "config": config_lib.to_dict(config),
-        "overrides": config_lib.changed_fields(config, experiment.config_class()),
-    }
-    run_dir = rundir.unfinished(results_dir, name, record["config"]) if resume else None
-    if run_dir is None:
-        run_dir = rundir.create(results_dir, name)
-        atomic.write_json(run_dir.file(layout.CONFIG), record)
-    else:
-        print(f"resuming run {run_dir.path}", file=sys.stderr)
+    record = config_lib.run_record(name, config, experiment.config_class())
+    run_dir = rundir.open_run(results_dir, name, record, resume)
     run_dir.set_status("running", processes=processes)
     (run_dir.path / Path(layout.worker_log(0)).parent).mkdir(exist_ok=True)
     overrides = [f"{key}={value}" for key, value in record["overrides"].items()]

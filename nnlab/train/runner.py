@@ -49,22 +49,13 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
         configs = list(study.variant_configs(experiment, config).values())
     member = cluster.membership()  # checked before TensorFlow starts; None on one machine
     setup = _setup(experiment, config, configs)
-    record = {
-        "experiment": name,
-        "config": config_lib.to_dict(config),
-        "overrides": config_lib.changed_fields(config, experiment.config_class()),
-    }
+    record = config_lib.run_record(name, config, experiment.config_class())
     if member is not None and not member.is_chief:
         return _run_as_worker(experiment, config, setup, member, Path(results_dir) / name, job_lib.verbosity(verbose))
     if member is not None:  # the chief: the run id was decided before any worker started
         run_dir = cluster.chief_run_dir(Path(results_dir) / name, member, record)
     else:
-        run_dir = rundir.unfinished(results_dir, name, record["config"]) if resume else None
-        if run_dir is None:
-            run_dir = rundir.create(results_dir, name)
-            atomic.write_json(run_dir.file(layout.CONFIG), record)
-        else:
-            print(f"resuming run {run_dir.path}", file=sys.stderr)
+        run_dir = rundir.open_run(results_dir, name, record, resume)
     run_dir.set_status(status.RUNNING)
     try:
         with status.interruptible():
