@@ -1,111 +1,80 @@
-"""`make gpu-check`: does nnlab train on this machine's GPUs, and how fast? For users who have GPUs.
+"""`make gpu-check`: does this machine's GPU train, and how fast? For users with GPUs.
 
-    make gpu-check                          # mnist 2 epochs, linreg 200 epochs, a 2-trial mnist sweep
-    make gpu-check ARGS="--quick"           # 2 epochs on 3,000 images, 50 linreg epochs: seconds, also on a CPU
+Runs mnist, linreg and a 2-trial mnist sweep through nnlab's own entry functions, then prints, per run, the devices
+TensorFlow used, the strategy and replicas, the XLA setting, the seconds per epoch and the accuracy (or loss), read
+back from the run's env.json and metrics.json. It also says when the system shows a GPU that TensorFlow does not see
+(then `make install GPU=1`). Runs under results/gpu-check/ (or --results) and never touches results/.
 
-Runs the real `nnlab.train.runner.run` and `nnlab.sweeps.tuning.tune` in a temporary results directory and prints,
-for each: the devices TensorFlow used, the strategy and replicas, the XLA setting, seconds per epoch (first and
-steady) and the accuracy or loss reached. It also runs on a machine without a GPU (then it says so), which is how
-it is tested; it claims nothing: the figures are what this machine did just now.
+    make gpu-check
+    make gpu-check ARGS="--quick"      # small data and one epoch: a minute on a CPU, to try the script itself
 """
 
 import argparse
-import csv
 import json
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from nnlab import experiment as experiment_lib  # noqa: E402
+from nnlab.sweeps import tuning  # noqa: E402
+from nnlab.train import loop, runner, system_gpus  # noqa: E402
+
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
+QUICK = {
+    "mnist": ["epochs=1", "limit_examples=2000"],
+    "linreg": ["epochs=50"],
+    "sweep": ["epochs=1", "limit_examples=2000"],
+}
+
+
+def xla_setting(name, environment):
+    """What nnlab.train.loop decides: XLA for a hand-written train_step on one replica (long enough runs), else none."""
+    handwritten = experiment_lib.load(name, EXPERIMENTS).optional("train_step") is not None
+    if handwritten and environment.get("replicas", 1) == 1:
+        return f"on (hand-written step, runs of at least {loop.JIT_MIN_STEPS} steps)"
+    return "off"
+
+
+def describe_run(label, run_dir):
+    environment = json.loads((Path(run_dir) / "env.json").read_text())
+    metrics = json.loads((Path(run_dir) / "metrics.json").read_text())
+    final = metrics.get("test") or metrics.get("final") or {}
+    score = "accuracy" if "accuracy" in final else "loss"
+    devices = environment.get("devices", {})
+    return (
+        f"{label:8} device {devices.get('used', '?'):3} ({', '.join(devices.get('gpus') or devices.get('cpus') or [])})"
+        f"  strategy {environment.get('strategy')} x{environment.get('replicas', 1)}"
+        f"  XLA {xla_setting(label, environment)}"
+        f"  {metrics.get('seconds_per_epoch', float('nan')):.3f} s/epoch"
+        f"  {'test ' if 'test' in metrics else 'final '}{score} {final.get(score, float('nan')):.4f}"
+    )
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="2 epochs on 3,000 images; 50 linreg epochs")
-    parser.add_argument("--out", help="keep the runs here instead of a temporary directory")
+    parser.add_argument("--results", default="results/gpu-check")
+    parser.add_argument("--quick", action="store_true", help="small data, one epoch")
     args = parser.parse_args(argv)
-    from nnlab.train import startup
-
-    startup.import_tensorflow()
-    import tensorflow as tf
-
-    from nnlab.train import system_gpus
-
-    mnist = {"epochs": 2, "limit_examples": 3000} if args.quick else {"epochs": 2}
-    linreg = {"epochs": 50 if args.quick else 200, "learning_rate": 0.1}
+    os.environ.setdefault("NNLAB_EXPERIMENTS", str(EXPERIMENTS))
     shown = system_gpus.listed()
-    seen = tf.config.list_physical_devices("GPU")
-    print(f"system GPUs: {len(shown)} {shown}")
-    print(f"TensorFlow {tf.__version__} sees {len(seen)} GPU(s): {[device.name for device in seen]}")
-    xla_flags = os.environ.get("TF_XLA_FLAGS")
-    print(
-        f"XLA: auto-clustering {tf.config.optimizer.get_jit() or 'off'}, TF_XLA_FLAGS={xla_flags!r}; nnlab's loop "
-        "compiles a hand-written train_step (linreg) with XLA on one replica"
-    )
-    with tempfile.TemporaryDirectory(prefix="nnlab-gpu-check-") as scratch:
-        results = Path(args.out or scratch)
-        rows = [
-            check_run("mnist", mnist, results),
-            check_run("linreg", linreg, results),
-            check_sweep("mnist", {**mnist, "max_trials": 2}, results),
-        ]
-    print()
-    print(f"{'what':<14} {'device':<6} {'strategy':<28} {'replicas':>8} {'first s':>8} {'steady s':>8}  result")
-    for row in rows:
-        print(
-            f"{row['what']:<14} {row['device']:<6} {row['strategy']:<28} {row['replicas']:>8} "
-            f"{_seconds(row['first'])} {_seconds(row['steady'])}  {row['result']}"
-        )
-    if shown and not seen:
-        print("nnlab: the system shows a GPU but TensorFlow sees none: install with `make install GPU=1`.")
-        return 1
+    print(f"system GPUs: {', '.join(shown) if shown else 'none'}")
+    lines = []
+    for name in ("mnist", "linreg"):
+        result = runner.run(name, QUICK[name] if args.quick else [], results_dir=args.results, verbose=0)
+        lines.append(describe_run(name, result.run_dir))
+    sweep_args = [
+        "max_trials=2",
+        f"sweep=gpu-check-{time.strftime('%Y%m%d-%H%M%S')}",
+        *(QUICK["sweep"] if args.quick else ["epochs=2"]),
+    ]
+    sweep = tuning.tune("mnist", sweep_args, results_dir=args.results, verbose=0)
+    best = json.loads(Path(sweep.best_config).read_text())
+    lines.append(f"sweep    2 trials {sweep.counts}, best trial {sweep.best_trial}: {json.dumps(best)[:200]}")
+    print("\n".join(lines))
     return 0
-
-
-def check_run(name, overrides, results):
-    from nnlab.results import layout
-    from nnlab.train import runner
-
-    result = runner.run(name, overrides, results_dir=results, experiments_dir=EXPERIMENTS, verbose=0)
-    environment = json.loads((result.run_dir / layout.ENVIRONMENT).read_text())
-    with open(result.run_dir / layout.history()) as file:
-        seconds = [float(row["seconds"]) for row in csv.DictReader(file)]
-    metrics = result.metrics
-    outcome = metrics.get("test") or metrics.get("final") or {}
-    shown = {key: value for key, value in outcome.items() if "accuracy" in key or key == "loss"}
-    return {
-        "what": f"run {name}",
-        "device": environment["devices"]["used"],
-        "strategy": environment["strategy"],
-        "replicas": environment["replicas"],
-        "first": seconds[0] if seconds else None,
-        "steady": sorted(seconds[1:])[len(seconds[1:]) // 2] if len(seconds) > 1 else None,
-        "result": ", ".join(f"{key} {value:.4f}" for key, value in shown.items()),
-    }
-
-
-def check_sweep(name, overrides, results):
-    from nnlab.sweeps import tuning
-
-    started = time.perf_counter()
-    result = tuning.tune(name, overrides, results_dir=results, experiments_dir=EXPERIMENTS, verbose=0)
-    seconds = time.perf_counter() - started
-    best = json.loads(Path(result.best_config).read_text())["objective"]
-    return {
-        "what": "sweep 2 trials",
-        "device": "-",
-        "strategy": "-",
-        "replicas": "-",
-        "first": seconds,
-        "steady": None,
-        "result": f"best trial {result.best_trial}: {best['name']} {best['value']:.4f} (whole sweep in 'first s')",
-    }
-
-
-def _seconds(value):
-    return f"{value:8.3f}" if isinstance(value, (int, float)) else f"{'-':>8}"
 
 
 if __name__ == "__main__":

@@ -123,6 +123,11 @@ def to_dict(config):
     }
 
 
+def run_record(experiment_name, config, defaults):
+    """What config.json holds for a run: the experiment, every field, and the fields that differ from the defaults."""
+    return {"experiment": experiment_name, "config": to_dict(config), "overrides": changed_fields(config, defaults)}
+
+
 def changed_fields(config, defaults):
     """Fields whose value differs from the experiment's defaults: what a user overrode, for config.json."""
     current, default = to_dict(config), to_dict(defaults)

@@ -88,15 +88,15 @@ def create(results_dir, experiment_name):
 
 
 def open_run(results_dir, experiment_name, record, resume=False):
-    """The run directory a run writes into, and whether it is resumed: with `resume` the newest unfinished run of
-    the same config, else a new one holding config.json (`record`). One place for both `nnlab run` and the
-    `--processes` launcher, which opens the directory once for all its workers."""
+    """The run directory for `record` (config.json's contents): with `resume`, the newest unfinished run of the same
+    config; otherwise (or if there is none) a new one, with config.json written."""
     run_dir = unfinished(results_dir, experiment_name, record["config"]) if resume else None
-    if run_dir is not None:
-        return run_dir, True
-    run_dir = create(results_dir, experiment_name)
-    atomic.write_json(run_dir.file(layout.CONFIG), record)
-    return run_dir, False
+    if run_dir is None:
+        run_dir = create(results_dir, experiment_name)
+        atomic.write_json(run_dir.file(layout.CONFIG), record)
+    else:
+        print(f"resuming run {run_dir.path}", file=sys.stderr)
+    return run_dir
 
 
 def unfinished(results_dir, experiment_name, config):

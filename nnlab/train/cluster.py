@@ -227,6 +227,10 @@ def chief_run_dir(experiment_dir, member, record):
     except OSError:
         atomic.write_json(run_dir.file(layout.CONFIG), record)
         return run_dir
+    if run_dir.status() == "done":
+        raise NnlabError(
+            f"{run_dir.path}: {RUN_ID}={member.run_id} names a run that has finished; give a new {RUN_ID}."
+        )
     if existing.get("config") != record["config"]:
         raise NnlabError(
             f"{run_dir.path}: {RUN_ID}={member.run_id} names a run with a different config; give this run a new "

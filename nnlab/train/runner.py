@@ -49,31 +49,24 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
         configs = list(study.variant_configs(experiment, config).values())
     member = cluster.membership()  # checked before TensorFlow starts; None on one machine
     setup = _setup(experiment, config, configs)
-    record = {
-        "experiment": name,
-        "config": config_lib.to_dict(config),
-        "overrides": config_lib.changed_fields(config, experiment.config_class()),
-    }
+    record = config_lib.run_record(name, config, experiment.config_class())
     if member is not None and not member.is_chief:
         return _run_as_worker(experiment, config, setup, member, Path(results_dir) / name, job_lib.verbosity(verbose))
-    if member is not None:
+    if member is not None:  # the chief: the run id was decided before any worker started
         run_dir = cluster.chief_run_dir(Path(results_dir) / name, member, record)
     else:
-        run_dir, resumed = rundir.open_run(results_dir, name, record, resume)
-        if resumed:
-            print(f"resuming run {run_dir.path}", file=sys.stderr)
+        run_dir = rundir.open_run(results_dir, name, record, resume)
     run_dir.set_status(status.RUNNING)
     try:
         with status.interruptible():
             job = _train(experiment, config, setup, run_dir, job_lib.verbosity(verbose))
-        if member is not None:
-            cluster.write_worker_record(run_dir.path, member, "done", job)
+            if member is not None:
+                cluster.write_worker_record(run_dir.path, member, "done", job)
     except (status.Interrupted, KeyboardInterrupt):  # SIGTERM or Ctrl-C: say how to continue, keep the signal's code
         again = continue_command(name, record["overrides"], results_dir)
         run_dir.mark(status.INTERRUPTED, status.interrupted_message(again))
         raise
     except BaseException as error:  # a crash must not leave the run looking alive
-        # a peer that stopped (cluster), the user's mistake, or a disk problem: one message; anything else raises
         mapped = error if isinstance(error, NnlabError) else cluster.peer_failure(error) or errors.from_os_error(error)
         if not isinstance(mapped, NnlabError):
             run_dir.mark(status.FAILED, f"{type(error).__name__}: {error}")
@@ -94,11 +87,10 @@ def _run_as_worker(experiment, config, setup, member, experiment_dir, verbose):
 
     shared = experiment_dir / member.run_id
     with tempfile.TemporaryDirectory(prefix="nnlab-worker-") as scratch:
-        for path in [*shared.glob(layout.checkpoint("*")), *shared.glob(layout.history("*"))]:
-            shutil.copy(path, scratch)  # resume from the chief's last checkpoint, as the chief does
-        for name in (layout.checkpoint(), layout.history()):
-            if (shared / name).exists():
-                shutil.copy(shared / name, scratch)
+        # Resume from the chief's last checkpoint, as the chief does, or the workers' weights would differ.
+        for pattern in (layout.checkpoint(), layout.checkpoint("*"), layout.history(), layout.history("*")):
+            for path in shared.glob(pattern):
+                shutil.copy(path, scratch)
         try:
             job = _train(experiment, config, setup, rundir.RunDir(Path(scratch)), verbose)
         except BaseException as error:

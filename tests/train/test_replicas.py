@@ -11,6 +11,7 @@ import pytest
 
 from nnlab import NnlabError
 from nnlab.train import runner
+from tests.conftest import EXPERIMENTS
 
 ANYTHING = """
     import keras
@@ -32,7 +33,7 @@ def seen(tmp_path_factory):
         **os.environ,
         "NNLAB_CPU_DEVICES": "2",
         "TF_CPP_MIN_LOG_LEVEL": "3",
-        "NNLAB_EXPERIMENTS": os.path.join(os.path.dirname(HERE), "experiments"),
+        "NNLAB_EXPERIMENTS": EXPERIMENTS,
     }
     process = subprocess.run(
         [sys.executable, os.path.join(HERE, "_replicas_script.py"), str(results)],
