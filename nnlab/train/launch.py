@@ -34,17 +34,40 @@ class LaunchResult:
     metrics: dict  # the chief's metrics.json
 
 
-def check_processes(processes, cpu_count=None):
-    """N must be at least 1 and at most the CPU cores: each process runs its own TensorFlow, and a process
-    without a core of its own stalls its peers' collectives until they time out."""
+MEMORY_PER_PROCESS = 1 << 30  # a worker's TensorFlow with a small model and its data, rounded up
+CORE_SHARE = 4  # workers per core beyond which their heartbeats and collectives starve
+
+
+def check_processes(processes, cpu_count=None, available_memory=None):
+    """N must be at least 1 and fit the machine: each process runs its own TensorFlow, which needs about
+    MEMORY_PER_PROCESS, and more than CORE_SHARE processes per core starve each other's collectives."""
     cores = cpu_count or os.cpu_count() or 1
+    memory = available_memory if available_memory is not None else _available_memory()
     if processes < 1:
         raise NnlabError(f"--processes {processes}: give the number of training processes, at least 1 (e.g. 2).")
-    if processes > cores:
+    if processes > cores * CORE_SHARE:
         raise NnlabError(
-            f"--processes {processes}: this machine has {cores} CPU core(s) and each training process needs one of "
-            f"its own, or the others' collectives stall and time out; use at most --processes {cores}."
+            f"--processes {processes}: this machine has {cores} CPU core(s), and more than {CORE_SHARE} training "
+            f"processes per core (each its own TensorFlow) starve each other until their collectives time out; "
+            f"use at most --processes {cores * CORE_SHARE}."
         )
+    if memory is not None and processes * MEMORY_PER_PROCESS > memory:
+        raise NnlabError(
+            f"--processes {processes}: this machine has {memory / 2**30:.1f} GiB of memory available and each "
+            f"training process (its own TensorFlow) needs about {MEMORY_PER_PROCESS / 2**30:.0f} GiB; use at most "
+            f"--processes {max(1, memory // MEMORY_PER_PROCESS)}, or free memory."
+        )
+
+
+def _available_memory():
+    """MemAvailable from /proc/meminfo in bytes, or None where there is no such file (not Linux)."""
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
 
 
 def run_processes(name, overrides, processes, results_dir="results", resume=False, experiments_dir=None):
@@ -53,17 +76,19 @@ def run_processes(name, overrides, processes, results_dir="results", resume=Fals
     Raises:
       NnlabError: bad input before anything is written, or a worker failed (the run is marked failed).
     """
+    from nnlab.train import devices
+
     check_processes(processes)
     if os.environ.get(cluster.TF_CONFIG):
         raise NnlabError(f"--processes builds its own cluster; unset {cluster.TF_CONFIG} or drop --processes.")
     timeout = cluster.worker_timeout()
     experiment = experiment_lib.load(name, experiments_dir)
     config = experiment.config(overrides)  # bad overrides fail before anything is written
+    devices.check_batch_size(config.batch_size, processes, experiment.path)  # at least one replica per process
     record = config_lib.run_record(name, config, experiment.config_class())
     run_dir = rundir.open_run(results_dir, name, record, resume)
     run_dir.set_status("running", processes=processes)
     (run_dir.path / Path(layout.worker_log(0)).parent).mkdir(exist_ok=True)
-    overrides = [f"{key}={value}" for key, value in record["overrides"].items()]
     command = [sys.executable, "-m", "nnlab.cli", "--results", str(results_dir), "run", name, *overrides]
     addresses = [f"localhost:{port}" for port in free_ports(processes)]
     base = {**os.environ, cluster.RUN_ID: run_dir.run_id, "NNLAB_EXPERIMENTS": str(experiment.path.parent.resolve())}

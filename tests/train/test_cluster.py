@@ -72,9 +72,11 @@ def test_bad_worker_timeout(value):
 def test_processes_must_fit_the_machine():
     with pytest.raises(NnlabError, match="at least 1"):
         launch.check_processes(0)
-    with pytest.raises(NnlabError, match="this machine has 2 CPU core"):
-        launch.check_processes(3, cpu_count=2)
-    launch.check_processes(2, cpu_count=2)
+    with pytest.raises(NnlabError, match="this machine has 2 CPU core.*at most --processes 8"):
+        launch.check_processes(9, cpu_count=2, available_memory=64 << 30)
+    with pytest.raises(NnlabError, match="1.5 GiB of memory available.*at most --processes 1"):
+        launch.check_processes(2, cpu_count=2, available_memory=3 << 29)
+    launch.check_processes(8, cpu_count=2, available_memory=64 << 30)
 
 
 def test_free_ports_differ_even_when_one_is_taken():
@@ -91,29 +93,13 @@ def run_dirs(results_dir):
     return sorted(path for path in (results_dir / "tiny").iterdir() if path.is_dir())
 
 
-def test_two_processes_train_one_run_with_identical_weights(tiny, results_dir):
-    result = nnlab(results_dir, "run", "tiny", "--processes", "2", "epochs=1", env={"NNLAB_WORKER_TIMEOUT": "60"})
-    assert result.returncode == 0, result.stderr[-3000:]
-    [run_dir] = run_dirs(results_dir)
-    records = [json.loads((run_dir / "workers" / f"{rank}.json").read_text()) for rank in (0, 1)]
-    assert [record["status"] for record in records] == ["done", "done"]
-    assert records[0]["weights_sha256"] == records[1]["weights_sha256"]
-    environment = json.loads((run_dir / "env.json").read_text())
-    assert (environment["strategy"], environment["workers"], environment["replicas"]) == (
-        "MultiWorkerMirroredStrategy",
-        2,
-        2,
-    )
-    assert environment["per_replica_batch_size"] * 2 == environment["global_batch_size"]
-    assert json.loads((run_dir / "status.json").read_text())["status"] == "done"
-    assert (run_dir / "workers" / "1.log").exists() and (run_dir / "model.keras").exists()
-    assert sorted(path.name for path in (run_dir / "workers").iterdir()) == ["0.json", "1.json", "1.log"]
-
-
-def test_a_killed_worker_stops_the_other_and_fails_the_run(tiny, results_dir):
-    timeout = 20
+def test_two_processes_a_killed_worker_and_resume(tiny, results_dir):
+    """One cluster run serves every check (each costs two TensorFlow start-ups): killing worker 1 mid-run stops
+    worker 0 by itself within the timeout and fails the run; --resume continues that run directory to the end,
+    with identical weights on both workers and MultiWorkerMirroredStrategy over 2 workers in env.json."""
+    timeout = 10
     command = [sys.executable, "-m", "nnlab.cli", "--results", str(results_dir), "run", "tiny", "--processes", "2"]
-    command += ["epochs=400", "examples=2000"]
+    command += ["epochs=60", "examples=2000"]  # a few tenths of a second per epoch here: killed well before the end
     env = {**os.environ, "NNLAB_WORKER_TIMEOUT": str(timeout)}
     launcher = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
@@ -142,6 +128,27 @@ def test_a_killed_worker_stops_the_other_and_fails_the_run(tiny, results_dir):
     status = json.loads((run_dir / "status.json").read_text())
     assert status["status"] == "failed" and "worker 1 exited with status -9" in status["message"]
 
+    resumed = nnlab(results_dir, *command[5:], "--resume", env={"NNLAB_WORKER_TIMEOUT": str(timeout)})
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert run_dirs(results_dir) == [run_dir]  # the same run, continued
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert metrics["resumed_at_epoch"] > 0 and metrics["epochs_run"] == 60
+    epochs = [line.split(",")[0] for line in (run_dir / "history.csv").read_text().splitlines()[1:]]
+    assert epochs == [str(epoch) for epoch in range(60)]
+    records = [json.loads((run_dir / "workers" / f"{rank}.json").read_text()) for rank in (0, 1)]
+    assert [record["status"] for record in records] == ["done", "done"]
+    assert records[0]["weights_sha256"] == records[1]["weights_sha256"]
+    assert json.loads((run_dir / "status.json").read_text())["status"] == "done"
+    environment = json.loads((run_dir / "env.json").read_text())
+    assert (environment["strategy"], environment["workers"], environment["replicas"]) == (
+        "MultiWorkerMirroredStrategy",
+        2,
+        2,
+    )
+    assert environment["per_replica_batch_size"] * 2 == environment["global_batch_size"]
+    assert (run_dir / "model.keras").exists() and not list(run_dir.glob("checkpoint*"))
+    assert sorted(path.name for path in (run_dir / "workers").iterdir()) == ["0.json", "1.json", "1.log"]
+
 
 def test_an_unreachable_peer_is_an_error_within_the_timeout(tiny, results_dir):
     started = time.monotonic()
@@ -156,15 +163,26 @@ def test_an_unreachable_peer_is_an_error_within_the_timeout(tiny, results_dir):
 
 
 @pytest.mark.parametrize(
-    "args, env, expected",
+    "arguments, environment, expected",
     [
-        (["--processes", "0"], {}, "at least 1"),
-        (["--processes", "999"], {}, "CPU core(s) and each training process needs one"),
+        (["--processes", "0"], {}, "--processes 0: give the number of training processes"),
+        (["--processes", "100000"], {}, "--processes 100000: this machine has"),
+        (["--processes", "2", "batch_size=33"], {}, "split evenly over the 2 replicas"),
+        (["--processes", "2"], {"TF_CONFIG": spec(["a:1", "b:2"], 0)}, "unset TF_CONFIG or drop --processes"),
         ([], {"TF_CONFIG": "{oops", "NNLAB_RUN_ID": "r"}, "TF_CONFIG is not valid JSON"),
+        ([], {"TF_CONFIG": spec(["localhost:1", "localhost:2"], 5), "NNLAB_RUN_ID": "r"}, "outside the cluster"),
     ],
 )
-def test_bad_cluster_input_through_the_command(tiny, results_dir, args, env, expected):
-    result = nnlab(results_dir, "run", "tiny", "epochs=1", *args, env=env, timeout=120)
-    assert result.returncode == 2 and expected in result.stderr, result.stderr[-2000:]
-    assert "Traceback" not in result.stderr and result.stderr.count("nnlab: error:") == 1
-    assert not results_dir.exists()  # nothing half-written
+def test_bad_cluster_input_is_exit_2_and_writes_nothing(
+    tiny, results_dir, monkeypatch, capsys, arguments, environment, expected
+):
+    """In this process (the checks run before TensorFlow starts): the command's exit status and message."""
+    from nnlab import cli
+
+    for key, value in environment.items():
+        monkeypatch.setenv(key, value)
+    code = cli.main(["--results", str(results_dir), "run", "tiny", "epochs=1", *arguments])
+    error = capsys.readouterr().err
+    assert code == 2 and error.startswith("nnlab: error: ") and expected in error, error
+    assert "Traceback" not in error and error.count("\n") == 1
+    assert not (results_dir / "tiny").exists()
