@@ -16,7 +16,11 @@ import sys
 import time
 from pathlib import Path
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from nnlab.train import startup
+
+startup.import_tensorflow()  # TensorFlow's start-up chatter filtered, as `nnlab run` does
+
+import math  # noqa: E402
 
 from nnlab import experiment as experiment_lib  # noqa: E402
 from nnlab.sweeps import tuning  # noqa: E402
@@ -30,12 +34,17 @@ QUICK = {
 }
 
 
-def xla_setting(name, environment):
-    """What nnlab.train.loop decides: XLA for a hand-written train_step on one replica (long enough runs), else none."""
-    handwritten = experiment_lib.load(name, EXPERIMENTS).optional("train_step") is not None
-    if handwritten and environment.get("replicas", 1) == 1:
-        return f"on (hand-written step, runs of at least {loop.JIT_MIN_STEPS} steps)"
-    return "off"
+def xla_setting(name, environment, run_dir):
+    """What nnlab.train.loop decides: XLA for a hand-written train_step on one replica in runs of at least
+    JIT_MIN_STEPS steps, else none; the step count from the run's own config and data."""
+    experiment = experiment_lib.load(name, EXPERIMENTS)
+    if experiment.optional("train_step") is None or environment.get("replicas", 1) != 1:
+        return "off"
+    config = experiment.config(json.loads((Path(run_dir) / "config.json").read_text())["config"])
+    count = len(experiment.load_splits(config).train[0])
+    steps = config.epochs * math.ceil(count / min(config.batch_size, count))
+    decision = "on" if steps >= loop.JIT_MIN_STEPS else "off"
+    return f"{decision} (hand-written step, {steps} steps; XLA from {loop.JIT_MIN_STEPS})"
 
 
 def describe_run(label, run_dir):
@@ -47,7 +56,7 @@ def describe_run(label, run_dir):
     return (
         f"{label:8} device {devices.get('used', '?'):3} ({', '.join(devices.get('gpus') or devices.get('cpus') or [])})"
         f"  strategy {environment.get('strategy')} x{environment.get('replicas', 1)}"
-        f"  XLA {xla_setting(label, environment)}"
+        f"  XLA {xla_setting(label, environment, run_dir)}"
         f"  {metrics.get('seconds_per_epoch', float('nan')):.3f} s/epoch"
         f"  {'test ' if 'test' in metrics else 'final '}{score} {final.get(score, float('nan')):.4f}"
     )
@@ -72,7 +81,10 @@ def main(argv=None):
     ]
     sweep = tuning.tune("mnist", sweep_args, results_dir=args.results, verbose=0)
     best = json.loads(Path(sweep.best_config).read_text())
-    lines.append(f"sweep    2 trials {sweep.counts}, best trial {sweep.best_trial}: {json.dumps(best)[:200]}")
+    objective = best["objective"]
+    lines.append(
+        f"sweep    2 trials {sweep.counts}, best trial {sweep.best_trial}: {objective['name']} {objective['value']:.4f}"
+    )
     print("\n".join(lines))
     return 0
 
