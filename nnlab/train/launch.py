@@ -98,7 +98,15 @@ def run_processes(name, overrides, processes, results_dir="results", resume=Fals
         for index in range(processes):
             env = {**base, cluster.TF_CONFIG: tf_config(addresses, index)}
             log = None if index == 0 else open(run_dir.file(layout.worker_log(index)), "a")
-            workers.append(subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT if log else None))
+            workers.append(
+                subprocess.Popen(
+                    command,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT if log else None,
+                    preexec_fn=_die_with_launcher,
+                )
+            )
             if log:
                 log.close()
         failure = supervise(workers, timeout + GRACE_SECONDS)
@@ -163,6 +171,18 @@ def _kill(workers):
             worker.kill()  # a worker blocked inside a collective ignores SIGTERM
     for worker in workers:
         worker.wait(timeout=30)
+
+
+def _die_with_launcher():
+    """In each worker before it starts (Linux): SIGKILL it when the launcher dies, however it dies. A launcher
+    killed by SIGKILL (a test's timeout, the OOM killer) otherwise leaves workers blocked in a collective,
+    ignoring SIGTERM, for ever."""
+    import ctypes
+
+    try:
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # not Linux: the launcher's own watch still kills workers when it stops normally
 
 
 def _raise_interrupt(signum, frame):
