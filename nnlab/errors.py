@@ -14,6 +14,12 @@ class NnlabError(ValueError):
     """A user-fixable problem; `str(error)` is the whole message."""
 
 
+def first_line(error):
+    """The first line of an exception's message (or its type's name): what a one-paragraph error quotes of it."""
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
+
+
 # Errors of the user's file system rather than of nnlab: each gets a paragraph with its fix instead of a traceback.
 _ENVIRONMENT_ADVICE = {
     errno.ENOSPC: "the disk is full. Free space there and run the same command again (add --resume to continue a run)",

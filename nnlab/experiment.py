@@ -32,7 +32,7 @@ from pathlib import Path
 from nnlab import config as config_lib
 from nnlab import data as data_lib
 from nnlab import datasets
-from nnlab.errors import NnlabError
+from nnlab.errors import NnlabError, first_line
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class Experiment:
             raise
         except Exception as error:
             raise NnlabError(
-                f"{self.path}: {hook}({signature}) raised {type(error).__name__}: {_first_line(error)}. {fix}."
+                f"{self.path}: {hook}({signature}) raised {type(error).__name__}: {first_line(error)}. {fix}."
             ) from None
 
     def load_splits(self, config):
@@ -181,8 +181,3 @@ def _where(error, path):
             line = frame.lineno
     location = f" (line {line})" if line else ""
     return f"{type(error).__name__}: {error}{location}"
-
-
-def _first_line(error):
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__

@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 from nnlab.errors import NnlabError
-from nnlab.results import layout
+from nnlab.results import layout, status
 
 FILE = layout.CHIEF_LOCK
 FRESH_SECONDS = 5  # an empty or unreadable lock this young is being written by its owner right now
@@ -94,13 +94,7 @@ def _alive(owner):
         return False  # unreadable: no owner to wait for
     if owner.get("host") != socket.gethostname():
         return True  # another machine's pid cannot be checked from here
-    try:
-        os.kill(int(owner["pid"]), 0)
-    except (KeyError, TypeError, ValueError, ProcessLookupError):
-        return False
-    except PermissionError:
-        return True  # alive, another user's
-    return True
+    return status.pid_exists(owner.get("pid"))
 
 
 def _refusal(path, owner, what, again):

@@ -65,13 +65,7 @@ class RunDir:
         record = self._record()
         if record.get("status") != status_lib.RUNNING or record.get("host") != socket.gethostname():
             return False
-        try:
-            os.kill(int(record["pid"]), 0)
-        except (KeyError, ValueError, TypeError, ProcessLookupError):
-            return False
-        except PermissionError:
-            return True
-        return True
+        return status_lib.pid_exists(record.get("pid"))
 
 
 def create(results_dir, experiment_name):

@@ -10,6 +10,7 @@ signal number: 143 or 130), so a scheduler still sees a pre-emption.
 """
 
 import contextlib
+import os
 import signal
 import threading
 
@@ -60,3 +61,14 @@ def interruptible():
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
+
+
+def pid_exists(pid):
+    """Whether process `pid` exists on this host (another user's counts); False for a pid that is not a number."""
+    try:
+        os.kill(int(pid), 0)
+    except (TypeError, ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -30,7 +30,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from nnlab.errors import NnlabError
+from nnlab.errors import NnlabError, first_line
 from nnlab.results import checkpoint
 from nnlab.train import modeling
 from nnlab.train.controls import NoControls
@@ -198,7 +198,7 @@ class EpochLoop:
             if not self.jit or self.calls:
                 raise
             # XLA rejects a few ops; nothing ran yet (compilation precedes execution), so retry without it.
-            print(f"{self.where}: XLA cannot compile train_step ({_first_line(error)}); running it uncompiled.")
+            print(f"{self.where}: XLA cannot compile train_step ({first_line(error)}); running it uncompiled.")
             self.jit = False
             self.compiled = tf.function(self._epochs, jit_compile=False, autograph=False)
             done, columns = self.compiled(tf.constant(start), tf.constant(count))
@@ -312,7 +312,7 @@ class EpochLoop:
             raise NnlabError(
                 f"{self.where}: train_step(model, optimizer, x, y) failed on a batch of {self.batch_size} "
                 f"(x {tuple(self.x.shape[1:])}, y {tuple(self.y.shape[1:])} per example): "
-                f"{type(error).__name__}: {_first_line(error)}. Fix the step."
+                f"{type(error).__name__}: {first_line(error)}. Fix the step."
             ) from None
         outputs = traced.structured_outputs
         bad = [key for key, value in outputs.items() if not isinstance(value, tf.Tensor) or value.shape.rank != 0]
@@ -388,8 +388,3 @@ def tensors(pair):
 
 def _describe(outputs):
     return ", ".join(f"{key}: {getattr(value, 'shape', type(value).__name__)}" for key, value in outputs.items())
-
-
-def _first_line(error):
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__

@@ -6,7 +6,7 @@ import keras
 import numpy as np
 
 from nnlab import data as data_lib
-from nnlab.errors import NnlabError
+from nnlab.errors import NnlabError, first_line
 from nnlab.train import fused_adam, precision
 
 
@@ -25,7 +25,7 @@ def build(experiment, config, train=None):
     except Exception as error:
         raise NnlabError(
             f"{experiment.path}: build_model(config) raised {type(error).__name__}: "
-            f"{_first_line(error)}. Check the model definition and the config fields it uses."
+            f"{first_line(error)}. Check the model definition and the config fields it uses."
         ) from None
     if not isinstance(model, keras.Model):
         raise NnlabError(
@@ -125,7 +125,7 @@ def check_fits_data(model, splits, config, where, custom_step=False):
         expected = getattr(model, "input_shape", None) if inputs else None
         raise NnlabError(
             f"{where}: the model cannot take {splits.source} inputs of shape {x_train.shape[1:]} "
-            f"(model input shape {expected}; {_first_line(error)}). Make the model's keras.Input "
+            f"(model input shape {expected}; {first_line(error)}). Make the model's keras.Input "
             f"shape match the data."
         ) from None
     if not hasattr(outputs, "shape"):  # several outputs (a dict or list): Keras matches them to the labels itself
@@ -168,8 +168,3 @@ def check_label_shape(label_shape, output_shape, loss, where, custom_step):
         f"{where}: the data has {shapes}, and loss '{loss}' needs them to match. Change the model's last layer "
         f"or reshape the labels in make_data so that both have the same shape per example."
     )
-
-
-def _first_line(error):
-    text = str(error).strip().splitlines()
-    return text[0] if text else type(error).__name__
