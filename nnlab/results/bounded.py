@@ -1,0 +1,95 @@
+"""Bounded reads: a file nnlab reads must be a regular file under a size cap, and JSON must nest shallowly.
+
+`/dev/zero`, a FIFO, a 1 GB file or a 2 KB JSON nested 100,000 levels each count as unreadable (an
+`Unreadable` error, a ValueError), never as a hang, an exhausted memory or a RecursionError traceback.
+"""
+
+import json
+import os
+import re
+import stat
+
+import numpy as np
+
+from nnlab.results import limits
+
+_ESCAPED = re.compile(rb"\\.", re.DOTALL)
+
+
+class Unreadable(ValueError):
+    """The file breaks a limit (not a regular file, too large, too deep) or is not what it should be."""
+
+
+def read_bytes(path, max_bytes):
+    """The bytes of `path`, a regular file of at most `max_bytes`; raises Unreadable otherwise (OSError as is).
+
+    Opened non-blocking, so a FIFO does not wait for a writer; checked with fstat on the open descriptor, so a
+    file swapped in between the check and the read is the one checked.
+    """
+    descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    try:
+        info = os.fstat(descriptor)
+        if not stat.S_ISREG(info.st_mode):
+            raise Unreadable(f"{path} is not a regular file")
+        if info.st_size > max_bytes:
+            raise Unreadable(f"{path} holds {info.st_size} bytes, more than the {max_bytes} nnlab reads")
+        chunks, size = [], 0
+        while True:
+            chunk = os.read(descriptor, min(1 << 20, max_bytes + 1 - size))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > max_bytes:  # grew while being read
+                raise Unreadable(f"{path} holds more than the {max_bytes} bytes nnlab reads")
+        return b"".join(chunks)
+    finally:
+        os.close(descriptor)
+
+
+def read_text(path, max_bytes):
+    """`read_bytes` decoded as UTF-8 (Unreadable if it is not)."""
+    data = read_bytes(path, max_bytes)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise Unreadable(f"{path} is not UTF-8 text (byte {error.start})") from None
+
+
+def read_json(path, max_bytes=limits.JSON_MAX_BYTES, max_depth=limits.JSON_MAX_DEPTH):
+    """Parse `path` as JSON within the limits; raises Unreadable (a ValueError) for anything else."""
+    return loads(read_text(path, max_bytes), where=path, max_depth=max_depth)
+
+
+def loads(text, where="JSON", max_depth=limits.JSON_MAX_DEPTH):
+    """json.loads with a nesting limit checked before parsing and integers of at most JSON_MAX_INT_DIGITS."""
+    depth = nesting_depth(text)
+    if depth > max_depth:
+        raise Unreadable(f"{where} nests {depth} levels deep, more than the {max_depth} nnlab reads")
+    try:
+        return json.loads(text, parse_int=_bounded_int)
+    except (ValueError, RecursionError) as error:
+        if isinstance(error, Unreadable):
+            raise Unreadable(f"{where}: {error}") from None
+        raise Unreadable(f"{where} is not valid JSON ({str(error)[:200]})") from None
+
+
+def nesting_depth(text):
+    """The deepest nesting of [ and { in JSON text, brackets inside strings not counted (no recursion)."""
+    raw = _ESCAPED.sub(b"__", text.encode("utf-8"))  # an escaped quote or backslash is no string boundary
+    data = np.frombuffer(raw, dtype=np.uint8)
+    if not data.size:
+        return 0
+    quote = data == ord('"')
+    inside = (np.cumsum(quote) - quote) % 2 == 1  # bytes after an odd number of quotes: inside a string
+    opening = (data == ord("[")) | (data == ord("{"))
+    closing = (data == ord("]")) | (data == ord("}"))
+    step = np.where(inside, 0, opening.astype(np.int64) - closing.astype(np.int64))
+    return int(max(0, np.cumsum(step).max()))
+
+
+def _bounded_int(text):
+    digits = len(text.lstrip("-"))
+    if digits > limits.JSON_MAX_INT_DIGITS:
+        raise Unreadable(f"an integer of {digits} digits, more than the {limits.JSON_MAX_INT_DIGITS} nnlab reads")
+    return int(text)

@@ -1,0 +1,21 @@
+"""Every bound on what nnlab reads, embeds or echoes, in one place (README's "Limits" lists them).
+
+A results directory may come from someone else, so no file in it is trusted to be small, shallow or plain text.
+"""
+
+# JSON files nnlab's own code reads (config.json, status.json, metrics.json, sweep.json, best_config.json, ...).
+JSON_MAX_BYTES = 16 * 2**20
+JSON_MAX_DEPTH = 64  # nesting of arrays and objects; nnlab writes at most a handful of levels
+JSON_MAX_INT_DIGITS = 40  # a longer integer is no count, seed or size nnlab wrote
+# keras-tuner's oracle.json and trial.json: a sweep of max_trials=10000 keeps its whole history in oracle.json.
+TUNER_JSON_MAX_BYTES = 256 * 2**20
+
+# The report.
+FIGURE_MAX_BYTES = 20 * 2**20  # a figure above this is listed as "not shown (size or type)"
+GIF_MAX_PIXELS = 25_000_000  # width x height x frames; a larger GIF is not decoded
+HISTORY_MAX_BYTES = 64 * 2**20  # a history.csv above this is not read: "history not shown (N bytes)"
+HISTORY_MAX_POINTS = 5000  # rows drawn per curve; more use every k-th row plus the last (linreg's 5,000 whole)
+TEXT_MAX_CHARS = 2000  # a recorded string longer than this is cut: "… (N characters in all)"
+
+# Error messages.
+ERROR_VALUE_CHARS = 200  # characters of a bad value quoted in an error, then "… (N characters in all)"
