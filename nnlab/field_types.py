@@ -87,9 +87,11 @@ def kind_of(annotation):
 
 def effective(annotation, default):
     """The annotation nnlab converts by: Optional[annotation] when the default is None (`name: str = None`)."""
-    if default is None and not kind_of(annotation).optional:
-        return annotation | None
-    return annotation
+    try:
+        optional = kind_of(annotation).optional
+    except Unsupported:  # refused at load (nnlab.config.check_class); left as it is for that message
+        return annotation
+    return annotation | None if default is None and not optional else annotation
 
 
 def scalar_of(annotation):

@@ -76,6 +76,13 @@ CONTRACT_CASES = [
         r"would be lost",
     ),
     (
+        "Config without its own @dataclass and no fields yet",
+        VALID.replace("    @dataclasses.dataclass(frozen=True)\n", "")
+        .replace("width: int = 4", "pass")
+        .replace("config.width", "4"),
+        r"class Config is not itself decorated .*any field it declares would be lost",
+    ),
+    (
         "a field re-defaulted without an annotation",
         VALID.replace("width: int = 4", "width: int = 4\n        epochs = 7"),
         r"sets epochs without a type annotation.*`epochs: int = 7`",
