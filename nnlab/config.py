@@ -6,15 +6,18 @@ or from a sweep are converted to the field's type; an unknown key is an error th
 """
 
 import dataclasses
+import inspect
 import json
 import math
 import typing
 from pathlib import Path
 
-from nnlab.errors import NnlabError
+from nnlab import field_types as field_types_lib
+from nnlab.errors import NnlabError, first_line
+from nnlab.results.text import quoted
 
 MAX_SEED = 2**32 - 1
-MAX_INT = 2**63 - 1  # TensorFlow holds counts as int64; a larger integer would overflow deep inside it
+MAX_INT = field_types_lib.MAX_INT
 LR_SCHEDULES = ("constant", "cosine", "exponential", "plateau")
 PRECISIONS = ("float32", "mixed_float16", "mixed_bfloat16", "auto")
 
@@ -111,9 +114,86 @@ def check_training_controls(config):
 
 
 def field_types(config_class):
-    """Map each field name of `config_class` to its resolved type (string annotations included)."""
+    """Map each field name of `config_class` to the type its values are converted to (nnlab.field_types): the
+    resolved annotation (string annotations included), made Optional where the default is None."""
     hints = typing.get_type_hints(config_class)
-    return {field.name: hints[field.name] for field in dataclasses.fields(config_class)}
+    return {
+        field.name: field_types_lib.effective(hints[field.name], field.default)
+        for field in dataclasses.fields(config_class)
+    }
+
+
+def check_class(config_class, where):
+    """Raise NnlabError unless `config_class` is itself a dataclass that keeps every field it sets, and every field
+    follows the type rule (nnlab.field_types), so that run, overrides, from= and sweep trials take the same values."""
+    try:
+        hints = typing.get_type_hints(config_class)
+    except Exception as error:  # an annotation naming something the module does not define
+        raise NnlabError(
+            f"{where}: the annotations of class {config_class.__name__} cannot be resolved "
+            f"({type(error).__name__}: {first_line(error)}); import or define what they name."
+        ) from None
+    lost = _lost_fields(config_class)
+    if "__dataclass_fields__" not in vars(config_class):
+        held = f"its fields {', '.join(lost)} would be lost" if lost else "any field it declares would be lost"
+        raise NnlabError(
+            f"{where}: class {config_class.__name__} is not itself decorated with @dataclasses.dataclass(frozen=True) "
+            f"(a subclass does not inherit the decorator), so {held} and nnlab would train with the fields of the "
+            f"class above it. Put @dataclasses.dataclass(frozen=True) on the line above `class "
+            f"{config_class.__name__}`."
+        )
+    if lost:
+        name = lost[0]
+        raise NnlabError(
+            f"{where}: class {config_class.__name__} sets {', '.join(lost)} without a type annotation, so the "
+            f"dataclass keeps the inherited default and the value written there is lost. Annotate it: "
+            f"`{name}: {field_types_lib.spelled(hints[name])} = {getattr(config_class, name)!r}`."
+        )
+    bad = []
+    for field in dataclasses.fields(config_class):
+        try:
+            field_types_lib.kind_of(hints[field.name])
+        except field_types_lib.Unsupported:
+            bad.append(f"'{field.name}' ({field_types_lib.spelled(hints[field.name])})")
+    if bad:
+        raise NnlabError(
+            f"{where}: Config field{'s' if len(bad) > 1 else ''} {', '.join(bad)} ha{'ve' if len(bad) > 1 else 's'} a "
+            f"type nnlab cannot read from the command line, config.json or a sweep. A field is {field_types_lib.RULE}. "
+            f"Change the annotation (e.g. tuple[int, ...] for several numbers, a JSON-able dict[str, float]), or keep "
+            f"the value outside Config."
+        )
+
+
+def check_defaults(config_class, where):
+    """Raise NnlabError unless every default converts to itself, as from config.json: a default outside its field's
+    type would train in a run and then fail in a sweep trial or in `from=` of that run's own config.json."""
+    defaults, types = to_dict(config_class()), field_types(config_class)
+    for name, value in defaults.items():
+        try:
+            field_types_lib.convert(value, types[name])
+        except (TypeError, ValueError, OverflowError):
+            raise NnlabError(
+                f"{where}: the default of Config field '{name}', {quoted(value)}, is not {_type_name(types[name])}; "
+                f"give the field a default of its type (a field that may be None is annotated Optional[...])."
+            ) from None
+
+
+def _lost_fields(config_class):
+    """Names a Config class (or an undecorated class between it and nnlab.Config) sets that its dataclass drops: all
+    of an undecorated class's own fields, and any field re-defaulted without an annotation."""
+    fields = {field.name for field in dataclasses.fields(config_class)}
+    lost = []
+    for klass in config_class.__mro__:
+        if klass is Config or not issubclass(klass, Config):
+            break
+        own, annotated = vars(klass), inspect.get_annotations(klass)
+        decorated = "__dataclass_fields__" in own
+        assigned = [
+            name for name, value in own.items() if name in fields and name not in annotated and not callable(value)
+        ]
+        declared = [name for name, kind in annotated.items() if "ClassVar" not in str(kind)]  # not fields anyway
+        lost += ([] if decorated else declared) + assigned
+    return list(dict.fromkeys(lost))
 
 
 def to_dict(config):
@@ -192,55 +272,24 @@ def load_values(config_class, path):
 
 
 def convert(name, value, field_type, source="command line"):
-    """Convert `value` (a string from the command line, or a JSON value) to `field_type`."""
+    """Convert `value` (a string from the command line, or a JSON value) to `field_type` (nnlab.field_types)."""
     try:
-        return _convert(value, field_type)
+        return field_types_lib.convert(value, field_type)
     except OverflowError:
         raise NnlabError(
-            f"{source}: field '{name}' is out of range, got {value!r}; integers must lie within +-{MAX_INT} (int64). "
-            f"For example {name}={_example(field_type)}."
+            f"{source}: field '{name}' is out of range, got {quoted(value)}; integers must lie within +-{MAX_INT} "
+            f"(int64). For example {name}={_example(field_type)}."
         ) from None
     except (TypeError, ValueError):
         raise NnlabError(
-            f"{source}: field '{name}' expects {_type_name(field_type)}, got {value!r}; "
+            f"{source}: field '{name}' expects {_type_name(field_type)}, got {quoted(value)}; "
             f"for example {name}={_example(field_type)}."
         ) from None
 
 
-def _convert(value, field_type):
-    if typing.get_origin(field_type) is tuple:
-        item_type = typing.get_args(field_type)[0]
-        items = value.split(",") if isinstance(value, str) else value
-        if not isinstance(items, (list, tuple)):
-            raise TypeError(value)
-        return tuple(
-            _convert(item.strip() if isinstance(item, str) else item, item_type) for item in items if item != ""
-        )
-    if field_type is bool:
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in ("1", "true", "yes", "on"):
-            return True
-        if text in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(value)
-    if field_type is int:
-        if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-            raise ValueError(value)
-        number = int(value)
-        if abs(number) > MAX_INT:
-            raise OverflowError(value)
-        return number
-    if field_type is float:
-        if isinstance(value, bool):
-            raise ValueError(value)
-        return float(value)
-    if field_type is str:
-        if not isinstance(value, str):
-            raise TypeError(value)
-        return value
-    raise TypeError(f"unsupported field type {field_type}")
+def command_line_value(value):
+    """A config value as a `key=value` override spells it (`a,b`, JSON for a dict, `none`), converting back to it."""
+    return field_types_lib.command_line(value)
 
 
 def _split_pairs(overrides, source):
@@ -272,14 +321,8 @@ def _require_field(key, types, source):
 
 
 def _type_name(field_type):
-    if typing.get_origin(field_type) is tuple:
-        return f"a comma-separated list of {_type_name(typing.get_args(field_type)[0])}"
-    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(
-        field_type, str(field_type)
-    )
+    return field_types_lib.type_name(field_type)
 
 
 def _example(field_type):
-    if typing.get_origin(field_type) is tuple:
-        return "a,b"
-    return {int: "3", float: "0.001", str: "name", bool: "true"}.get(field_type, "...")
+    return field_types_lib.example(field_type)

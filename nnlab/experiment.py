@@ -21,18 +21,20 @@ The contract an experiment module meets (see experiments/mnist.py):
     variant, trained from the same seed into one run directory with one combined figure.
 """
 
+import contextlib
 import dataclasses
+import gc
 import importlib.util
 import logging
 import os
 import sys
-import traceback
 from pathlib import Path
 
 from nnlab import config as config_lib
 from nnlab import data as data_lib
 from nnlab import datasets
 from nnlab.errors import NnlabError, first_line
+from nnlab.results.text import quoted
 
 log = logging.getLogger(__name__)
 
@@ -67,10 +69,20 @@ class Experiment:
             return getattr(self.module, hook)(*args)
         except NnlabError:
             raise
+        except SystemExit as error:
+            raise exit_error(error, self.path) from None
         except Exception as error:
             raise NnlabError(
                 f"{self.path}: {hook}({signature}) raised {type(error).__name__}: {first_line(error)}. {fix}."
             ) from None
+
+    @contextlib.contextmanager
+    def exits_as_errors(self):
+        """Inside: SystemExit from the module's code becomes one NnlabError (see `exit_error`)."""
+        try:
+            yield
+        except SystemExit as error:
+            raise exit_error(error, self.path) from None
 
     def load_splits(self, config):
         """The experiment's data: make_data(config) if it defines one, else the named data set; then checked.
@@ -145,6 +157,9 @@ def load(name, directory=None):
     sys.modules[module_name] = module  # dataclasses resolve string annotations through sys.modules
     try:
         spec.loader.exec_module(module)
+    except SystemExit as error:  # a script's own sys.exit(main()) would end nnlab silently, with its exit code
+        sys.modules.pop(module_name, None)
+        raise exit_error(error, path) from None
     except Exception as error:  # any failure inside user code is the user's to fix
         sys.modules.pop(module_name, None)
         raise NnlabError(f"{path} failed to import: {_where(error, path)}. Fix the module and run again.") from None
@@ -163,6 +178,7 @@ def _check_contract(module, path):
             f"{path} must define `Config`, a @dataclasses.dataclass(frozen=True) subclass of "
             f"nnlab.Config holding every field with a default (see experiments/mnist.py)."
         )
+    config_lib.check_class(config_class, path)
     if not callable(getattr(module, "build_model", None)):
         raise NnlabError(f"{path} must define build_model(config) returning a Keras model (see experiments/mnist.py).")
     try:
@@ -171,13 +187,82 @@ def _check_contract(module, path):
         raise NnlabError(
             f"{path}: Config() cannot be built from its defaults ({error}); give every field a default value."
         ) from None
+    config_lib.check_defaults(config_class, path)
+    _check_figures(module, path)
+
+
+def _check_figures(module, path):
+    """FIGURES is a tuple or list of names: a bare string would be read letter by letter."""
+    names = getattr(module, "FIGURES", None)
+    if names is None:
+        return
+    if not isinstance(names, (tuple, list)) or not all(isinstance(name, str) for name in names):
+        fix = f"FIGURES = ({names!r},)" if isinstance(names, str) else 'FIGURES = ("line_fit",)'
+        raise NnlabError(
+            f"{path}: FIGURES must be a tuple or list of figure names, got {type(names).__name__} {quoted(names)}; "
+            f"write e.g. {fix} (the comma makes a one-name tuple)."
+        )
+
+
+def exit_error(error, path):
+    """The NnlabError for a SystemExit (sys.exit, exit(), raise SystemExit) from the module at `path`: nnlab runs the
+    module's code inside its own command, which would otherwise end at once with the module's exit code."""
+    frame = _innermost_frame(error, path)
+    call = f"sys.exit({'' if error.code is None else quoted(error.code)})"
+    if frame is not None and frame.name == "<module>":
+        return NnlabError(
+            f"{path} exits while nnlab imports it ({call} at line {frame.lineno}). nnlab imports an experiment module "
+            f"to train it, so its top level must not end the process: put script code (argument parsing, a main() "
+            f'call) under `if __name__ == "__main__":`, which that import skips.'
+        )
+    where = f"{frame.name}() exits the process ({call} at line {frame.lineno})" if frame else f"module code ran {call}"
+    return NnlabError(
+        f"{path}: {where}. nnlab calls the module's functions inside its own run, so they must not end the process; "
+        f"raise an exception with a message instead, and nnlab reports it in one paragraph."
+    )
+
+
+def _innermost_frame(error, path):
+    """The innermost traceback frame of `error` in the file `path`, or None."""
+    frames = [frame for frame in _source_frames(error) if Path(frame.filename).resolve() == path.resolve()]
+    return frames[-1] if frames else None
+
+
+@dataclasses.dataclass(frozen=True)
+class _Frame:
+    filename: str
+    lineno: int
+    name: str
+
+
+def _source_frames(error):
+    """The frames of `error`'s traceback, those of code TensorFlow's autograph generated (a train_step nnlab converts)
+    mapped back to the module's own file and line."""
+    frames, tb = [], error.__traceback__
+    while tb is not None:
+        code = tb.tb_frame.f_code
+        frames.append(_autograph_origin(code, tb.tb_lineno) or _Frame(code.co_filename, tb.tb_lineno, code.co_name))
+        tb = tb.tb_next
+    return frames
+
+
+def _autograph_origin(code, line):
+    """Where a line of autograph's generated code came from, by the converted function's `ag_source_map`; or None."""
+    if "__autograph_generated_file" not in code.co_filename:
+        return None
+    for function in gc.get_referrers(code):  # the converted function, which carries the map
+        source_map = getattr(function, "ag_source_map", None)
+        if not isinstance(source_map, dict):
+            continue
+        for location, origin in source_map.items():
+            if location.filename == code.co_filename and location.lineno == line:
+                return _Frame(origin.loc.filename, origin.loc.lineno, origin.function_name)
+    return None
 
 
 def _where(error, path):
     """'<ErrorType>: message (line N)' for the innermost frame in the user's file."""
-    line = getattr(error, "lineno", None) if isinstance(error, SyntaxError) else None
-    for frame in traceback.extract_tb(error.__traceback__):
-        if Path(frame.filename).resolve() == path.resolve():
-            line = frame.lineno
+    frame = _innermost_frame(error, path)
+    line = frame.lineno if frame else getattr(error, "lineno", None) if isinstance(error, SyntaxError) else None
     location = f" (line {line})" if line else ""
     return f"{type(error).__name__}: {error}{location}"

@@ -10,6 +10,7 @@ import math
 import numbers
 
 from nnlab import config as config_lib
+from nnlab import field_types
 from nnlab.errors import NnlabError
 
 
@@ -82,8 +83,10 @@ def validate(space, config_class, where):
         elif isinstance(spec, Choice):
             _check_choice(name, spec, types[name], at)
         elif isinstance(spec, Boolean):
-            if types[name] is not bool:
-                raise NnlabError(f"{at} is Boolean() but the field holds {types[name].__name__}; use Choice([...]).")
+            if field_types.scalar_of(types[name]) is not bool:
+                raise NnlabError(
+                    f"{at} is Boolean() but the field holds {field_types.spelled(types[name])}; use Choice([...])."
+                )
         else:
             raise NnlabError(
                 f"{at} is {type(spec).__name__}; use search_space.Float(min, max, log=...), "
@@ -94,8 +97,10 @@ def validate(space, config_class, where):
 def _check_range(spec, field_type, at):
     kind = type(spec).__name__
     wanted = (float,) if kind == "Float" else (int,)
-    if field_type not in wanted:
-        raise NnlabError(f"{at} is a {kind} range but the field holds {field_type.__name__}; use Choice([...]).")
+    if field_types.scalar_of(field_type) not in wanted:
+        raise NnlabError(
+            f"{at} is a {kind} range but the field holds {field_types.spelled(field_type)}; use Choice([...])."
+        )
     bounds = (spec.min_value, spec.max_value)
     if not all(isinstance(value, numbers.Real) and not isinstance(value, bool) for value in bounds) or not all(
         math.isfinite(value) for value in bounds
@@ -130,14 +135,14 @@ def _check_choice(name, spec, field_type, at):
         converted = config_lib.convert(name, value, field_type, source=at)
         if converted != value or type(converted) is not type(value):
             raise NnlabError(
-                f"{at}: value {value!r} is not a {field_type.__name__}, the type of config field '{name}'; "
+                f"{at}: value {value!r} is not a {field_types.spelled(field_type)}, the type of config field '{name}'; "
                 f"write it as {converted!r}."
             )
 
 
 def boolean_fields(config_class):
     """Names of the config's bool fields, whose swept values are shown as true/false."""
-    return [name for name, kind in config_lib.field_types(config_class).items() if kind is bool]
+    return [name for name, kind in config_lib.field_types(config_class).items() if field_types.scalar_of(kind) is bool]
 
 
 def shown(value):

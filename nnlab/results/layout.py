@@ -13,7 +13,7 @@ results/
       tensorboard/ (HParams: the search space) tensorboard/trial_<id>/ (one session per ended trial, .written)
       logs/<role>.log  processes.json                  (a sweep with workers)
       tuner/oracle.json  tuner/trial_<id>/{trial.json, history.csv, nnlab_trial.json, checkpoint.npz,
-                                            final.weights.h5}
+                                            final.weights.h5, error.log (a failed trial's traceback)}
 """
 
 # A run directory.
@@ -111,6 +111,7 @@ TRIAL_STATE = "trial.json"  # keras-tuner's record of a trial: status, hyperpara
 TRIAL_HISTORY = "history.csv"
 TRIAL_RECORD = "nnlab_trial.json"
 TRIAL_WEIGHTS = "final.weights.h5"
+TRIAL_ERROR_LOG = "error.log"  # a failed trial's error in one line, then its traceback (the console shows the line)
 ALL_TRIAL_STATES = f"trial_*/{TRIAL_STATE}"
 ALL_TUNER_STATES = "*.json"  # oracle.json and each tuner's <tuner id>.json
 

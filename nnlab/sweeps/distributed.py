@@ -99,6 +99,7 @@ def launch(sweep, args, workers):
         print(f"nnlab: {role} {why}; restarting it under the same id", file=sys.stderr)
         start(role)
 
+    relay = ConsoleRelay(logs, roles)
     previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
     try:
         for role in roles:
@@ -106,8 +107,10 @@ def launch(sweep, args, workers):
         workers_done_at = None
         while True:
             time.sleep(POLL_SECONDS)
+            relay.poll()
             chief = processes["chief"]
             if chief.poll() is not None:
+                relay.poll()  # the lines it wrote before it ended
                 if chief.returncode == 0:
                     return
                 if chief.returncode == USER_ERROR:
@@ -130,6 +133,45 @@ def launch(sweep, args, workers):
     finally:
         signal.signal(signal.SIGTERM, previous_term)
         _stop(list(processes.values()))
+
+
+class ConsoleRelay:
+    """Prints on the launcher's console what a one-process sweep would print: the chief's lines (one per ended trial,
+    from nnlab.sweeps.progress) and every process's `nnlab:` warnings, each distinct warning once. Errors are left
+    out: a process that stops on one exits with status 2, and the launcher raises its last `nnlab: error:` line."""
+
+    def __init__(self, logs, roles, stream=None):
+        self.paths = {role: Path(logs) / f"{role}.log" for role in roles}
+        self.offsets = dict.fromkeys(roles, 0)
+        self.stream = stream or sys.stderr
+        self.warned = set()
+
+    def poll(self):
+        """Relay the complete lines written since the last call; returns them."""
+        relayed = []
+        for role, path in self.paths.items():
+            for line in self._new_lines(role, path):
+                if line.startswith("nnlab: error:") or line.startswith("sweep written to"):
+                    continue
+                if role == "chief" and not line.startswith("nnlab: "):
+                    relayed.append(line)
+                elif line.startswith("nnlab: ") and line not in self.warned:
+                    self.warned.add(line)
+                    relayed.append(line)
+        for line in relayed:
+            print(line, file=self.stream, flush=True)
+        return relayed
+
+    def _new_lines(self, role, path):
+        try:
+            with open(path, "rb") as log:
+                log.seek(self.offsets[role])
+                data = log.read()
+        except OSError:  # not started yet
+            return []
+        complete = data[: data.rfind(b"\n") + 1]
+        self.offsets[role] += len(complete)
+        return complete.decode("utf-8", "replace").splitlines()
 
 
 def gpus_to_deal(env, system_gpus=None):

@@ -130,6 +130,21 @@ class SweepPlan:
                 )
         self.seconds = recorded.get("seconds") or 0.0
 
+    def check_trial_conversion(self):
+        """Send the base config and one sample of the search space (each hyperparameter's default) through exactly
+        the conversion a trial's values take (nnlab.sweeps.trial.trial_config), so that a field whose values cannot
+        make that trip stops the sweep here instead of failing every trial."""
+        from nnlab.sweeps.trial import trial_config
+
+        sample = search_space.to_hyperparameters(self.space).values
+        try:
+            trial_config(self, sample)
+        except NnlabError as error:
+            raise NnlabError(
+                f"Before the first trial: the sweep's config with a sample of SEARCH_SPACE ({sample}) does not make "
+                f"a trial's config, so every such trial would fail: {error}"
+            ) from None
+
     def load_data(self):
         """Seed, pick devices and load the splits once for every trial this process runs."""
         import tensorflow as tf

@@ -6,23 +6,28 @@ compiled chunk, so a killed trial resumes from its last finished epoch, as runs 
 (seed, e) alone, so a resumed trial repeats the batches a clean one would have seen.
 """
 
+import contextlib
 import ctypes
 import ctypes.util
 import dataclasses
 import gc
 import hashlib
+import io
 import math
 import os
 import resource
 import time
+import traceback
 from pathlib import Path
 
 import keras
-from keras_tuner.errors import FatalError
+from keras_tuner.errors import FailedTrialError, FatalError
 from keras_tuner.src.engine import base_tuner
+from keras_tuner.src.engine import trial as trial_module
 
 from nnlab import config as config_lib
-from nnlab.errors import from_os_error
+from nnlab.errors import NnlabError, first_line, from_os_error
+from nnlab.experiment import exit_error
 from nnlab.results import atomic, checkpoint, layout
 from nnlab.results.history import HistoryFile, read_rows, to_csv
 from nnlab.sweeps import tables
@@ -43,8 +48,10 @@ class SweepTuner(base_tuner.BaseTuner):
 
     def __init__(self, oracle, sweep, directory, project_name, verbose=0):
         self.reloaded = False
+        quiet(oracle)
         # Never overwrite=True: a late worker would delete everyone's trials.
-        super().__init__(oracle, hypermodel=None, directory=directory, project_name=project_name, overwrite=False)
+        with contextlib.redirect_stdout(io.StringIO()):  # keras-tuner prints "Reloading Tuner from ..."
+            super().__init__(oracle, hypermodel=None, directory=directory, project_name=project_name, overwrite=False)
         self.sweep = sweep  # nnlab.sweeps.plan.SweepPlan: experiment, base config, objective, data
         self.verbose = verbose
         self.on_trial_finished = None  # called with the trial after the oracle has recorded its end
@@ -65,8 +72,6 @@ class SweepTuner(base_tuner.BaseTuner):
 
     def search(self, *args, verbose=1, **kwargs):
         """keras-tuner's trial loop, waiting a second when the oracle answers IDLE instead of asking again at once."""
-        if not self._is_worker():
-            self.oracle.verbose = verbose
         self.on_search_begin()
         while True:
             trial = self.oracle.create_trial(self.tuner_id)
@@ -85,6 +90,26 @@ class SweepTuner(base_tuner.BaseTuner):
         if not self._is_worker():
             self.oracle.save()
         atomic.write_json(self._get_tuner_fname(), self.get_state())
+
+    def _try_run_and_update_trial(self, trial, *args, **kwargs):
+        """keras-tuner's, without printing the traceback (its DEBUG flag is on): a failed trial's error goes to
+        tuner/trial_<id>/error.log, which the trial's line on the console names. Module code that calls sys.exit
+        fails its trial instead of ending the sweep."""
+        error_log = Path(self.get_trial_dir(trial.trial_id)) / layout.TRIAL_ERROR_LOG
+        try:
+            self._run_and_update_trial(trial, *args, **kwargs)
+            trial.status = trial_module.TrialStatus.COMPLETED
+            error_log.unlink(missing_ok=True)  # an earlier attempt's, should keras-tuner have retried the trial
+            return
+        except FatalError:
+            raise
+        except (Exception, SystemExit) as error:
+            failure = exit_error(error, self.sweep.experiment.path) if isinstance(error, SystemExit) else error
+            trial.message = traceback.format_exc()  # trial.json keeps it, as keras-tuner does
+        # keras-tuner's rule: FailedTrialError fails the trial now; any other error may be retried first
+        failed = isinstance(failure, FailedTrialError)
+        trial.status = trial_module.TrialStatus.FAILED if failed else trial_module.TrialStatus.INVALID
+        write_error_log(error_log, failure, trial.message, self.sweep.experiment.path)
 
     def _run_and_update_trial(self, trial, *args, **kwargs):
         try:
@@ -110,7 +135,7 @@ class SweepTuner(base_tuner.BaseTuner):
         """
         sweep = self.sweep
         values = {key: value for key, value in trial.hyperparameters.values.items() if key not in TUNER_KEYS}
-        config = config_lib.resolve(sweep.experiment.config_class, {**config_lib.to_dict(sweep.config), **values})
+        config = trial_config(sweep, values)
         values = {key: getattr(config, key) for key in values}  # typed: a Choice of booleans comes back as 1/0
         trial_dir = Path(self.get_trial_dir(trial.trial_id))
         seed = trial_seed(config.seed, trial.trial_id)
@@ -171,7 +196,7 @@ class SweepTuner(base_tuner.BaseTuner):
             model=model,
             run_dir=None,
             history=history,
-            verbose=2 if self.verbose else 0,
+            verbose=0,  # a sweep prints one line per ended trial (nnlab.sweeps.progress), not each trial's epochs
             strategy=sweep.setup.strategy,
             initial_epoch=initial_epoch,
             checkpoint_path=saved_state,
@@ -180,6 +205,34 @@ class SweepTuner(base_tuner.BaseTuner):
             loop.train(job, controls)  # its objective: the best epoch (tables.mean_best)
         if "tuner/epochs" in tuner_values:
             save_weights(model, trial_dir / layout.TRIAL_WEIGHTS)
+
+
+def trial_config(sweep, values, source="a sweep trial's values"):
+    """The config a trial trains: the sweep's base config as config.json holds it, with the trial's values, through
+    the conversion `nnlab run` gives overrides and `from=` (the sweep's preflight sends a sample through it too)."""
+    where = f"{sweep.experiment.path}: {source}"
+    return config_lib.resolve(sweep.experiment.config_class, {**config_lib.to_dict(sweep.config), **values}, where)
+
+
+def quiet(oracle):
+    """No keras-tuner display ("Search: Running Trial #1", "Best val_accuracy So Far"): the sweep's own progress
+    prints one line per ended trial instead."""
+    oracle.verbose = 0
+
+
+def write_error_log(path, error, trace, module_path):
+    """error.log of a failed trial: the error in one line (what the console shows; the module's path, which begins
+    nnlab's messages about it, left out), a blank line, the traceback.
+
+    nnlab turns an error in module code into one paragraph (`raise NnlabError(...) from None`), which hides the
+    module's own frames from `trace`; the log puts that original traceback first, so it shows the module's line.
+    """
+    summary = str(error) if isinstance(error, NnlabError) else f"{type(error).__name__}: {first_line(error)}"
+    summary = summary.removeprefix(f"{module_path}: ").splitlines()[0] if summary.strip() else type(error).__name__
+    cause = error.__context__ if error.__suppress_context__ else None
+    if cause is not None:
+        trace = "".join(traceback.format_exception(cause)) + "\nnnlab reported it as:\n\n" + trace
+    atomic.write_text(path, f"{summary}\n\n{trace}")
 
 
 def execution_seed(seed, execution):

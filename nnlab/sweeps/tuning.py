@@ -75,8 +75,8 @@ def tune(name, overrides=(), results_dir="results", workers=0, verbose=None, exp
                 with suppress(OSError):  # a full disk must not hide the interruption
                     _write_status(sweep, status.INTERRUPTED, status.interrupted_message(again))
             raise
-        except Exception as error:  # a full or read-only disk: one paragraph, and the sweep marked failed if it can be
-            mapped = from_os_error(error)
+        except (Exception, SystemExit) as error:  # a full or read-only disk, module code that exits: one paragraph
+            mapped = user_error(error, sweep)
             if mapped is None:
                 raise
             if chief:
@@ -92,10 +92,10 @@ def _run(sweep, role, workers, verbose):
     if workers > 0:
         from nnlab.sweeps import distributed
 
-        distributed.launch(sweep, [f"{key}={value}" for key, value in sweep.raw_overrides.items()], workers)
+        distributed.launch(sweep, command_line(sweep.raw_overrides), workers)
         return finish(sweep)
     tuner = sweep.make_tuner(verbose)
-    progress = SweepProgress(sweep.max_trials, sweep.objective)
+    progress = SweepProgress(sweep.max_trials, sweep.objective, sweep_dir=sweep.sweep_dir)
     tuner.on_trial_finished = lambda trial: _refresh(sweep, fail_fast=True, progress=progress)
     _search(sweep, tuner)
     return finish(sweep)
@@ -104,8 +104,21 @@ def _run(sweep, role, workers, verbose):
 def continue_command(sweep, results_dir, workers):
     """The command that continues this sweep: the same one (workers do not change the sweep's id)."""
     words = ["nnlab", "--results", str(results_dir), "tune", sweep.experiment.name]
-    words += [f"{key}={value}" for key, value in sweep.raw_overrides.items()]
+    words += command_line(sweep.raw_overrides)
     return shlex.join(words + (["--workers", str(workers)] if workers else []))
+
+
+def command_line(overrides):
+    """The overrides as `key=value` words another `nnlab tune` reads back to the same values (a notebook's dict of
+    typed values included)."""
+    return [f"{key}={config_lib.command_line_value(value)}" for key, value in overrides.items()]
+
+
+def user_error(error, sweep):
+    """The NnlabError for a full or read-only disk, or for module code that called sys.exit; None for a bug."""
+    if isinstance(error, SystemExit):
+        return experiment_lib.exit_error(error, sweep.experiment.path)
+    return from_os_error(error)
 
 
 def plan(name, overrides, results_dir, workers=0, experiments_dir=None):
@@ -117,6 +130,7 @@ def plan(name, overrides, results_dir, workers=0, experiments_dir=None):
 def _prepare(sweep):
     """Check the sweep can resume, load the data and check the objective, then mark the sweep running."""
     sweep.check_resumable()
+    sweep.check_trial_conversion()
     sweep.preflight()
     hparams.write_search_space(sweep.sweep_dir, sweep.space, sweep.objective, sweep.direction)
     _write_status(sweep, status.RUNNING, "")
@@ -149,7 +163,7 @@ def _run_role(sweep, role, verbose):
         if not launched:
             _prepare(sweep)
         tuner = sweep.make_tuner(verbose)
-        progress = SweepProgress(sweep.max_trials, sweep.objective, workers=sweep.workers)
+        progress = SweepProgress(sweep.max_trials, sweep.objective, workers=sweep.workers, sweep_dir=sweep.sweep_dir)
         distributed.serve(tuner.oracle, lambda: _refresh(sweep, fail_fast=True, progress=progress))
         return finish(sweep) if not launched else SweepResult(sweep.sweep_dir, None, None, {})
     sweep.load_data()
@@ -207,7 +221,8 @@ def _failed_message(sweep, summary):
         fix = "start a new sweep with sweep=<new-name>"
     return (
         f"Sweep {sweep.sweep_dir} has no completed trial ({counts}), so it has no best config.{cause} "
-        f"Fix the cause (each trial's message is in {sweep.sweep_dir}/tuner/trial_*/trial.json), then {fix}."
+        f"Fix the cause (each failed trial's traceback is in {sweep.sweep_dir}/{layout.TUNER}/"
+        f"{layout.trial_dir('<id>')}/{layout.TRIAL_ERROR_LOG}), then {fix}."
     )
 
 

@@ -1,13 +1,15 @@
 """One trained model: build, check, train, evaluate and save it (a run trains one; a study one per variant)."""
 
 import dataclasses
+import json
+import math
 import sys
 import time
 from pathlib import Path
 
 from nnlab import data as data_lib
 from nnlab.errors import NnlabError
-from nnlab.results import atomic, checkpoint, layout, rundir
+from nnlab.results import atomic, checkpoint, layout, limits, rundir, text
 from nnlab.results.history import HistoryFile
 
 
@@ -123,13 +125,65 @@ def module_summary(job):
         raise NnlabError(
             f"{job.where}: summarize(job) must return a dict for metrics.json, got {type(extra).__name__}."
         )
+    extra = json_safe(extra, f"{job.where}: summarize(job) returned")
     clash = sorted(set(extra) & set(job.metrics))
     if clash:
         raise NnlabError(
             f"{job.where}: summarize(job) returned {', '.join(clash)}, which nnlab already writes to metrics.json; "
             f"rename those keys."
         )
+    size = len(json.dumps({**job.metrics, **extra}, indent=2, default=str).encode())  # as atomic.write_json writes
+    if size > limits.JSON_MAX_BYTES:
+        raise NnlabError(
+            f"{job.where}: summarize(job) returned so much that metrics.json would be {size:,} bytes, more than the "
+            f"{limits.JSON_MAX_BYTES:,} nnlab reads back; return a summary and save large arrays to a file of your own."
+        )
     return extra
+
+
+def json_safe(value, where, path="", depth=0):
+    """`value` as metrics.json holds it: NumPy scalars and arrays (and tensors) as numbers and nested lists, tuples as
+    lists, sets as sorted lists, NaN and +-inf as null. NnlabError names the entry for a non-string key, a value JSON
+    has no form for, or nesting deeper than nnlab reads back (limits.JSON_MAX_DEPTH)."""
+    import numpy as np
+
+    at = f"at {path}" if path else "at the top"
+    if depth > limits.JSON_MAX_DEPTH - 2:  # metrics.json wraps the entries in one object of its own
+        raise NnlabError(f"{where} values nested deeper than {limits.JSON_MAX_DEPTH - 2} levels ({at}); flatten them.")
+    if hasattr(value, "__array__") and not isinstance(value, np.ndarray | np.generic):  # a tensor or variable
+        value = np.asarray(value)
+    if isinstance(value, np.ndarray | np.generic):
+        value = value.tolist()  # Python numbers, strings and lists, checked below like any other value
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if value is None or isinstance(value, str | int | float):  # bool is an int
+        return value
+    if isinstance(value, dict):
+        safe = {}
+        for key, item in value.items():
+            if not isinstance(key, str):
+                raise NnlabError(
+                    f"{where} the key {text.quoted(key)} ({type(key).__name__}) {at}; metrics.json (JSON) has string "
+                    f"keys only: use str(key)."
+                )
+            safe[key] = json_safe(item, where, f"{path}.{key}" if path else key, depth + 1)
+        return safe
+    if isinstance(value, set | frozenset):
+        value = _sorted(value)
+    if isinstance(value, list | tuple):
+        return [json_safe(item, where, f"{path}[{index}]", depth + 1) for index, item in enumerate(value)]
+    raise NnlabError(
+        f"{where} a {type(value).__name__} {at}, which metrics.json cannot hold; return numbers, strings, lists or "
+        f"dicts of them (e.g. str(value))."
+    )
+
+
+def _sorted(items):
+    """A set's items in order; mixed types (1 and "a") by type name first, so the order never depends on hashing."""
+    try:
+        return sorted(items)
+    except TypeError:
+        return sorted(items, key=lambda item: (type(item).__name__, repr(item)))
 
 
 def save_model(model, path):

@@ -40,6 +40,12 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
       NnlabError: for any user mistake; the run directory (if created) is marked failed.
     """
     experiment = experiment_lib.load(name, experiments_dir)
+    with experiment.exits_as_errors():  # module code that exits (Config.check) before the run directory exists
+        return _run(experiment, overrides, results_dir, verbose, resume)
+
+
+def _run(experiment, overrides, results_dir, verbose, resume):
+    name = experiment.name
     config = experiment.config(overrides)  # bad overrides fail before anything is written
     figures.check(experiment)
     configs = [config]
@@ -67,7 +73,7 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
         run_dir.mark(status.INTERRUPTED, status.interrupted_message(again))
         raise
     except BaseException as error:  # a crash must not leave the run looking alive
-        mapped = error if isinstance(error, NnlabError) else cluster.peer_failure(error) or errors.from_os_error(error)
+        mapped = user_error(error, experiment)
         if not isinstance(mapped, NnlabError):
             run_dir.mark(status.FAILED, f"{type(error).__name__}: {error}")
             raise
@@ -94,20 +100,29 @@ def _run_as_worker(experiment, config, setup, member, experiment_dir, verbose):
         try:
             job = _train(experiment, config, setup, rundir.RunDir(Path(scratch)), verbose)
         except BaseException as error:
-            stopped = cluster.peer_failure(error)
-            cluster.write_worker_record(shared, member, "failed", message=str(stopped or error))
-            if stopped:
-                raise stopped from None
+            mapped = user_error(error, experiment)
+            cluster.write_worker_record(shared, member, "failed", message=str(mapped or error))
+            if mapped:
+                raise mapped from None
             raise
     cluster.write_worker_record(shared, member, "done", job)
     return RunResult(run_dir=shared, metrics=job.metrics)
 
 
+def user_error(error, experiment):
+    """The NnlabError that `error` stands for, or None for a bug in nnlab (which keeps its traceback): a user mistake,
+    module code that called sys.exit (SystemExit also leaves tf.function tracing, so train_step's and track's land
+    here), another worker's stop, or the disk."""
+    if isinstance(error, NnlabError):
+        return error
+    if isinstance(error, SystemExit):
+        return experiment_lib.exit_error(error, experiment.path)
+    return cluster.peer_failure(error) or errors.from_os_error(error)
+
+
 def continue_command(name, overrides, results_dir):
     """The command line that resumes this run."""
-    values = [
-        f"{key}={','.join(map(str, value)) if isinstance(value, list) else value}" for key, value in overrides.items()
-    ]
+    values = [f"{key}={config_lib.command_line_value(value)}" for key, value in overrides.items()]
     words = ["nnlab", "--results", str(results_dir), "run", name, *values, "--resume"]
     return shlex.join(words)
 

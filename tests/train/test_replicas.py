@@ -14,9 +14,11 @@ from nnlab.train import runner
 from tests.conftest import EXPERIMENTS
 
 ANYTHING = """
+    import dataclasses
     import keras
     import nnlab
 
+    @dataclasses.dataclass(frozen=True)
     class Config(nnlab.Config):
         pass
 
