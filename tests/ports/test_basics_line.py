@@ -1,0 +1,42 @@
+"""TensorFlow's "Custom training: basics" against its port (tests/ports/modules/basics_line.py).
+
+https://www.tensorflow.org/guide/basic_training_loops
+
+The port's `track` is the tutorial's bookkeeping as written there, `float(model.w.numpy())`: issue 18 says nnlab
+must accept it (tracing it fails, so nnlab calls it eagerly after every epoch) and record the same history.
+"""
+
+import numpy as np
+import pytest
+
+import nnlab
+from tests.ports.harness import port_data
+from tests.ports.originals import basics
+
+EPOCHS = 10
+LEARNING_RATE = 0.1
+# Full-batch gradient descent from the same start (w 5, b 0) on the same points: no seed enters the training, so the
+# two programs must agree to float32 rounding. TensorFlow eager and a traced graph may sum the 201 terms of the mean
+# in a different order (a relative 1e-7 per step); 1e-4 leaves room for ten steps of that and nothing more: one
+# step of a different learning rate or a missed epoch moves w by 1e-2 or more.
+TOLERANCE = 1e-4
+
+
+@pytest.fixture(scope="module")
+def original(ports):
+    splits = port_data("basics_line")
+    return basics.training_loop(splits.train, splits.test, epochs=EPOCHS, learning_rate=LEARNING_RATE)
+
+
+def test_the_original_program_approaches_the_true_line(original):
+    assert abs(original["w"][-1] - 3.0) < abs(original["w"][0] - 3.0)  # from w = 5 towards TRUE_W
+    assert original["loss"] < 2.0  # the noise alone has variance 1
+
+
+def test_the_port_records_the_same_weights_every_epoch(ports, original):
+    result = nnlab.run("basics_line", {"epochs": EPOCHS, "learning_rate": LEARNING_RATE}, results_dir=ports)
+    assert result.metrics["status"] == "done"
+    history = nnlab.load(result.run_dir).history
+    np.testing.assert_allclose(history["w"], original["w"], atol=TOLERANCE)
+    np.testing.assert_allclose(history["b"], original["b"], atol=TOLERANCE)
+    assert abs(result.metrics["test"]["loss"] - original["loss"]) <= TOLERANCE
