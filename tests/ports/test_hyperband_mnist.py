@@ -24,10 +24,13 @@ from tests.ports.originals import hyperband
 
 SEED = 0
 MAX_EPOCHS = 3
-# Test accuracy of the best hyperparameters, retrained. Over seeds 0-4 the whole original program (search, retrain,
-# evaluate) scored ... (measured on the shared 2-core machine); the seed changes which units and rates Hyperband
-# samples as well as the training, and the tolerance is that range.
-TOLERANCE = 0.03
+# Seeds 0-4, measured on the shared 2-core machine: the whole original program (search, retrain, evaluate) reached a
+# best val_accuracy of 0.914-0.940 and a test accuracy of 0.856-0.872; the port (nnlab tune, then nnlab run from the
+# best config) 0.912-0.950 and 0.846-0.880. The seed decides which units and rates Hyperband samples as well as the
+# training, so one seed's two programs may differ by as much as seeds differ: the tolerances are the ranges over
+# all ten searches, 0.04 for the search's best val_accuracy and 0.035 for the retrained test accuracy.
+VALIDATION_TOLERANCE = 0.04
+TEST_TOLERANCE = 0.035
 # keras-tuner's display and a trial's per-epoch lines: none of them may reach the console of a sweep (issue 18).
 TUNER_NOISE = ("Search: Running Trial", "Complete [", "So Far", "Reloading Tuner", "Epoch 1/", "val_loss: ")
 
@@ -46,13 +49,14 @@ def sweep(ports):
     """`nnlab tune` in its own process, as typed at a terminal; its exit code, console output and sweep directory."""
     command = [str(Path(sys.executable).parent / "nnlab"), "--results", str(ports), "tune", "hyperband_mnist"]
     command += ["algorithm=hyperband", "factor=3", f"epochs={MAX_EPOCHS}", f"seed={SEED}"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=dict(os.environ))
+    user_env = {key: value for key, value in os.environ.items() if key != "TF_CPP_MIN_LOG_LEVEL"}  # as at a terminal
+    done = subprocess.run(command, capture_output=True, text=True, timeout=300, env=user_env)
     sweeps = sorted((Path(ports) / "hyperband_mnist" / "sweeps").glob("*"))
     return done, sweeps[-1] if sweeps else None
 
 
 def test_the_original_search_finds_a_good_model(original):
-    assert original["accuracy"] >= 0.85  # ten digits: chance is 0.1
+    assert original["accuracy"] >= 0.8  # seeds 0-4 scored 0.856-0.872; ten digits: chance is 0.1
 
 
 def test_the_sweep_runs_hyperbands_schedule(sweep, original):
@@ -66,9 +70,9 @@ def test_the_best_config_retrained_matches_the_original(ports, sweep, original):
     done, sweep_dir = sweep
     assert done.returncode == 0, done.stderr[-2000:]
     best = json.loads((sweep_dir / layout.BEST_CONFIG).read_text())
-    assert abs(best["objective"]["value"] - original["best_val_accuracy"]) <= TOLERANCE
+    assert abs(best["objective"]["value"] - original["best_val_accuracy"]) <= VALIDATION_TOLERANCE
     result = nnlab.run("hyperband_mnist", [f"from={sweep_dir / layout.BEST_CONFIG}"], results_dir=ports)
-    assert abs(result.metrics["test"]["accuracy"] - original["accuracy"]) <= TOLERANCE
+    assert abs(result.metrics["test"]["accuracy"] - original["accuracy"]) <= TEST_TOLERANCE
 
 
 def test_the_sweeps_console_shows_nnlabs_lines_only(sweep):
