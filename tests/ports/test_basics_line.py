@@ -15,11 +15,12 @@ from tests.ports.originals import basics
 
 EPOCHS = 10
 LEARNING_RATE = 0.1
-# Full-batch gradient descent from the same start (w 5, b 0) on the same points: no seed enters the training, so the
-# two programs must agree to float32 rounding. TensorFlow eager and a traced graph may sum the 201 terms of the mean
-# in a different order (a relative 1e-7 per step); 1e-4 leaves room for ten steps of that and nothing more: one
-# step of a different learning rate or a missed epoch moves w by 1e-2 or more.
-TOLERANCE = 1e-4
+# Full-batch gradient descent from the same start (w 5, b 0) on the same points: no seed enters the training. The
+# same module with `track` returning the variables themselves (which today's nnlab traces) recorded w and b bitwise
+# equal to the original's every epoch, and the same test loss (measured on the shared 2-core machine). The tolerance
+# allows a few float32 ulps (w and b stay below 5, where one ulp is at most 4.8e-7) for a different summation order
+# in TensorFlow's kernels, nothing more: one missed or repeated epoch moves w by 0.03 or more.
+TOLERANCE = 1e-6
 
 
 @pytest.fixture(scope="module")
