@@ -4,8 +4,8 @@
 https://keras.io/examples/structured_data/imbalanced_classification/
 
 The example's point is `class_weight`: each class weighs the inverse of its count in the training loss. The port sets
-the Config field issue 18 adds, `class_weight = "balanced"` (n / (k * count), the same weights times a constant that
-Adam does not see), and keeps the example's metrics by their Keras names.
+the Config field issue 18 adds, `class_weight = "balanced"` (n / (k * count): the example's weights times n / 2, a
+constant that Adam normalises away up to its epsilon), and keeps the example's metrics by their Keras names.
 """
 
 import pytest
@@ -15,11 +15,12 @@ from tests.ports.harness import port_data
 from tests.ports.originals import imbalanced
 
 SEED = 0
-# Recall on the 60 positives of the 1,000 scored transactions. With class weights the original program found 42-45
-# of them over seeds 0-5 (recall 0.700-0.750), without class weights 0-34 (0.000-0.567), measured on the shared
-# 2-core machine. The tolerance, four positives, is that weighted range plus one: it holds a port that weights its
-# classes as the example does, and fails one that trains unweighted (at least 0.13 below every weighted seed).
-TOLERANCE = 4 / 60
+# Recall on the 60 positives of the 1,000 scored transactions, seeds 0-5, measured on the shared 2-core machine. The
+# original program found 42-45 of them (recall 0.700-0.750); the same program with the port's weights, n / (2 count),
+# 40-44 (0.667-0.733); without class weights 0-34 (0.000-0.567). The tolerance is the range over the twelve weighted
+# runs, five positives: it holds a port that weights its classes as the example does, and fails one that trains
+# unweighted (0.650 at the least, against 0.567 at most unweighted, from seed 0's original at 0.733).
+TOLERANCE = 5 / 60
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,11 @@ from tests.ports.harness import port_data
 from tests.ports.originals import walkthrough
 
 SEED = 0
-# Test accuracy on the 30 test flowers. The original program scored 0.967-1.000 over seeds 0-7 (29 or 30 of 30
-# right; measured on the shared 2-core machine), so two programs doing the same training differ by one flower
-# between seeds; the tolerance is two flowers, because eight seeds do not bound the tail.
-TOLERANCE = 2 / 30
+# Test accuracy on the 30 test flowers, seeds 0-4, measured on the shared 2-core machine: the original program scored
+# 0.967-1.000; the same step in nnlab's loop, with the labels one-hot and CategoricalCrossentropy(from_logits=True)
+# (the same arithmetic, a form today's nnlab accepts), 0.900-1.000, at most two flowers from the original on any
+# seed. The tolerance is the range over those ten runs, three flowers; a step that does not train scores 0.33.
+TOLERANCE = 3 / 30
 
 
 @pytest.fixture(scope="module")
@@ -34,6 +35,6 @@ def test_the_port_matches_the_original(ports, original):
     assert result.metrics["status"] == "done"
     assert abs(result.metrics["test"]["accuracy"] - original["accuracy"]) <= TOLERANCE
     # history.csv's loss is the hand-written step's own: the original's last epoch ended at 0.13-0.18 of its first
-    # (seeds 0-2), so a step that trains as the tutorial's does ends well under a third.
+    # (seeds 0-2), the one-hot form's in nnlab at 0.13-0.20 (seeds 0-4), so a step that trains ends under a third.
     history = nnlab.load(result.run_dir).history
     assert history["loss"].iloc[-1] < history["loss"].iloc[0] / 3
