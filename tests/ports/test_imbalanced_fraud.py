@@ -15,12 +15,14 @@ from tests.ports.harness import port_data
 from tests.ports.originals import imbalanced
 
 SEED = 0
-# Recall on the 60 positives of the 1,000 scored transactions, seeds 0-5, measured on the shared 2-core machine. The
-# original program found 42-45 of them (recall 0.700-0.750); the same program with the port's weights, n / (2 count),
-# 40-44 (0.667-0.733); without class weights 0-34 (0.000-0.567). The tolerance is the range over the twelve weighted
-# runs, five positives: it holds a port that weights its classes as the example does, and fails one that trains
-# unweighted (0.650 at the least, against 0.567 at most unweighted, from seed 0's original at 0.733).
-TOLERANCE = 5 / 60
+# Recall on the 60 positives of the 1,000 scored transactions, seeds 0-5, measured on the shared 2-core machine. With
+# class weights: the original program found 42-45 of them (recall 0.700-0.750), the same program with the port's
+# weights, n / (2 count), 40-44 (0.667-0.733), and the port itself 38-45 (0.633-0.750, on the i18-data stream's
+# work-in-progress class_weight). The tolerance is the range over those eighteen weighted runs, seven positives.
+# Without class weights recall was 0.000-0.567 in Keras and 0.000-0.583 in nnlab, so recall alone barely tells an
+# unweighted port apart; false positives do: 16-38 with weights in all eighteen runs, 0-3 without in all twelve.
+TOLERANCE = 7 / 60
+WEIGHTED_FALSE_POSITIVES = 10
 
 
 @pytest.fixture(scope="module")
@@ -38,4 +40,5 @@ def test_the_port_matches_the_original(ports, original):
     assert result.metrics["status"] == "done"
     test = result.metrics["test"]
     assert abs(test["recall"] - original["recall"]) <= TOLERANCE
+    assert test["false_positives"] >= WEIGHTED_FALSE_POSITIVES  # the price of the recall class weights buy
     assert test["true_positives"] + test["false_negatives"] == original["tp"] + original["fn"]  # the same 60
