@@ -34,8 +34,11 @@ def test_the_original_program_approaches_the_true_line(original):
     assert original["loss"] < 2.0  # the noise alone has variance 1
 
 
-def test_the_port_records_the_same_weights_every_epoch(ports, original):
-    result = nnlab.run("basics_line", {"epochs": EPOCHS, "learning_rate": LEARNING_RATE}, results_dir=ports)
+@pytest.mark.parametrize("variables", ["keras", "tf"])
+def test_the_port_records_the_same_weights_every_epoch(ports, original, variables):
+    """With add_weight, and with the tutorial's own tf.Variable (no Keras weights at all, but a correct program)."""
+    overrides = {"epochs": EPOCHS, "learning_rate": LEARNING_RATE, "variables": variables}
+    result = nnlab.run("basics_line", overrides, results_dir=ports)
     assert result.metrics["status"] == "done"
     history = nnlab.load(result.run_dir).history
     np.testing.assert_allclose(history["w"], original["w"], atol=TOLERANCE)

@@ -6,8 +6,9 @@ The tutorial's model holds two scalar variables, w = 5 and b = 0 at the start, a
 learning_rate times each gradient of the mean squared error over all 201 points (x = linspace(-2, 2), y = 3x + 2 +
 N(0, 1) noise). Its training loop records `model.w.numpy()` and `model.b.numpy()` after every epoch; `track` below
 is that loop's bookkeeping, written the same way. In Keras 3 a `tf.Variable` set on a Keras model is not one of its
-weights, so the port declares w and b with `add_weight`. A second draw of 201 points is the test split the tutorial
-does not have.
+weights (not saved, not in `trainable_variables`), so the port declares w and b with `add_weight`; `variables=tf`
+builds the tutorial's own `MyModelKeras` with `tf.Variable`s instead, which the step trains just the same. A second
+draw of 201 points is the test split the tutorial does not have.
 
 Run:      NNLAB_EXPERIMENTS=tests/ports/modules nnlab run basics_line
 """
@@ -34,6 +35,7 @@ class Config(nnlab.Config):
     epochs: int = 10
     batch_size: int = 1000  # at least the data: one full-batch step per epoch
     validation_fraction: float = 0.0
+    variables: str = "keras"  # or "tf": w and b as the tutorial's tf.Variable, which Keras 3 does not save
 
 
 def f(x):
@@ -49,17 +51,21 @@ def make_data(config):
 
 
 class MyModelKeras(keras.Model):
-    def __init__(self, **kwargs):
+    def __init__(self, variables="keras", **kwargs):
         super().__init__(**kwargs)
-        self.w = self.add_weight(shape=(), initializer=keras.initializers.Constant(5.0), name="w")
-        self.b = self.add_weight(shape=(), initializer=keras.initializers.Constant(0.0), name="b")
+        if variables == "tf":  # the tutorial's code as it stands
+            self.w = tf.Variable(5.0)
+            self.b = tf.Variable(0.0)
+        else:
+            self.w = self.add_weight(shape=(), initializer=keras.initializers.Constant(5.0), name="w")
+            self.b = self.add_weight(shape=(), initializer=keras.initializers.Constant(0.0), name="b")
 
     def call(self, x):
         return self.w * x + self.b
 
 
 def build_model(config):
-    return MyModelKeras()
+    return MyModelKeras(config.variables)
 
 
 def loss(target_y, predicted_y):
