@@ -7,6 +7,8 @@ trials left, divided among the workers; it is printed as "about", because trials
 import math
 import sys
 
+from nnlab.results import console
+
 BAR_WIDTH = 20
 
 
@@ -26,7 +28,7 @@ class SweepProgress:
         ]
         self.reported.update(row["trial_id"] for row in ended)
         for text in lines:
-            print(text, file=self.stream, flush=True)
+            console.say(text, self.stream)  # Choice values and trial ids are recorded text: shown visibly
         return lines
 
     def line(self, number, row, ended, best):
