@@ -109,6 +109,8 @@ def _dispatch(args):
     if args.command == "list":
         return _list(args.data)
     results = paths.results_dir(args.results)  # an empty or over-long one stops here, before anything is written
+    if args.command == "tune" and args.workers < 0:
+        raise NnlabError(f"--workers {args.workers}: give the number of sweep workers, 0 (none) or more.")
     if args.command in ("run", "tune"):
         from nnlab.train import startup
 
@@ -116,8 +118,6 @@ def _dispatch(args):
     if args.command == "tune":
         from nnlab.sweeps import tuning
 
-        if args.workers < 0:
-            raise NnlabError(f"--workers {args.workers}: give the number of sweep workers, 0 (none) or more.")
         result = tuning.tune(args.experiment, args.overrides, results_dir=results, workers=args.workers)
         console.say(f"sweep written to {result.sweep_dir}", sys.stdout)
         return 0

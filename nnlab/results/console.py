@@ -31,7 +31,7 @@ def say(line, stream=None):
     if stream is None:  # a library caller whose descriptor was closed at start
         return
     try:
-        stream.write(text.visible(line) + "\n")
+        _encodable_write(stream, text.visible(line) + "\n")
         stream.flush()
     except (OSError, ValueError):
         pass
@@ -95,7 +95,7 @@ class _BestEffortStream:
     def write(self, data):
         if not self._broken:
             try:
-                return self._stream.write(data)
+                return _encodable_write(self._stream, data)
             except (OSError, ValueError):  # EPIPE, EBADF, ENOSPC on a redirect; ValueError: the file was closed
                 self._give_up()
         return len(data)
@@ -130,6 +130,15 @@ class _BestEffortStream:
         _point_at_null(descriptor)
         with contextlib.suppress(OSError, ValueError):
             self._stream.flush()  # what was buffered for the dead reader now drains into /dev/null
+
+
+def _encodable_write(stream, data):
+    """stream.write(data); characters the stream's encoding lacks (an ASCII terminal) are written as escapes."""
+    try:
+        return stream.write(data)
+    except UnicodeEncodeError:  # a ValueError, but the stream is fine: only these characters are not
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        return stream.write(data.encode(encoding, "backslashreplace").decode(encoding))
 
 
 def _point_at_null(descriptor):

@@ -7,6 +7,7 @@ left by other tools into a clear error instead of a JSONDecodeError deep inside 
 """
 
 import math
+import stat
 from pathlib import Path
 
 from keras_tuner import oracles
@@ -100,10 +101,11 @@ def check_files(tuner_dir, sweep_dir):
         try:
             _read_state(path)
         except (OSError, ValueError) as error:
-            size = _size(path)
+            size = _regular_size(path)
+            detail = f"{size} bytes: {error}" if size is not None else str(error)
             raise NnlabError(
-                f"{path} cannot be read safely ({'empty' if size == 0 else f'{size} bytes'}: {error}); a process "
-                f"was probably killed while keras-tuner wrote it (nnlab writes these files atomically, other tools "
+                f"{path} is {'empty' if size == 0 else 'unreadable'} ({detail}); a process was "
+                f"probably killed while keras-tuner wrote it (nnlab writes these files atomically, other tools "
                 f"may not), or something else was put there. "
                 f"The sweep cannot resume from it. Start afresh with a new name (add sweep=<new-name>) or delete "
                 f"{sweep_dir} and run the same command again."
@@ -115,11 +117,13 @@ def _read_state(path):
     return bounded.read_json(path, max_bytes=limits.TUNER_JSON_MAX_BYTES)
 
 
-def _size(path):
+def _regular_size(path):
+    """The size of `path` if it is a regular file, else None (a FIFO or a directory is not empty, it is wrong)."""
     try:
-        return path.stat().st_size
+        info = path.stat()
     except OSError:
-        return 0
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
 
 
 def check_trials_present(tuner_dir, sweep_dir):
