@@ -63,3 +63,32 @@ def test_a_broken_pipe_or_a_closed_descriptor_never_stops_the_work(tmp_path):
     assert report.communicate(timeout=120)[1].count("Traceback") == 0
     assert (tmp_path / "report.rc").read_text().strip() == "0"
     assert (tmp_path / "pipe" / "report.html").exists() and (tmp_path / "pipe" / "report.md").exists()
+
+
+def test_a_stream_whose_reader_has_gone_is_sent_to_dev_null():
+    """The mechanism under the test above, alone: EPIPE on the first write, then the descriptor is /dev/null."""
+    from nnlab.results import console
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    stream = console._BestEffortStream(open(write_end, "w", encoding="utf-8"))
+    try:
+        stream.write("a line for a reader that has gone\n")
+        stream.flush()  # EPIPE here; never an exception
+        stream.write("and another\n")
+        assert stream._broken and not stream.isatty()
+        assert os.readlink(f"/proc/self/fd/{write_end}") == os.devnull
+    finally:
+        stream.close()
+
+
+def test_error_paragraphs_cut_every_long_value_once():
+    from nnlab.results import console, limits, text
+
+    long = "x" * 1000
+    cut = console.shown_error(f"{text.quoted(long)} and {long}; then the fix.")
+    assert cut.count("(1002 characters in all)") == 1 and cut.count("(1000 characters in all);") == 1
+    assert cut.endswith("; then the fix.") and len(cut) < 3 * limits.ERROR_VALUE_CHARS
+    assert console.shown_error("tab\tand\nnewline kept, \u2066isolate\u2069 shown") == (
+        "tab\tand\nnewline kept, \\u2066isolate\\u2069 shown"
+    )
