@@ -15,13 +15,13 @@ from tests.tiny import TINY
 
 NNLAB = f"{sys.executable} -m nnlab.cli"
 
-# name: shell command; each writes its nnlab's own exit status (PIPESTATUS: pipefail's view) to <name>.rc
+# name: shell command; each writes its nnlab's own exit status (PIPESTATUS: pipefail's view) to <name>.rc. Between
+# them: stdout's reader gone mid-run, stdout closed, stderr closed, stderr's reader gone (three TensorFlow processes).
 CASES = {
     # one line per epoch (a schedule compiles one epoch per call), so the pipe breaks while training goes on
-    "pipe": f"{NNLAB} --results pipe run tiny epochs=4 lr_schedule=exponential | head -1 >/dev/null",
+    "pipe": f"{NNLAB} --results pipe run tiny epochs=4 lr_schedule=exponential 2>&- | head -1 >/dev/null",
     "no-stdout": f"{NNLAB} --results no-stdout run tiny epochs=2 >&-",
-    "no-stderr": f"{NNLAB} --results no-stderr run tiny epochs=2 2>&-",
-    "tune": f"{NNLAB} --results tune tune tiny max_trials=2 epochs=1 2>&1 | head -1 >/dev/null",
+    "tune": f"{NNLAB} --results tune tune tiny max_trials=1 epochs=1 2>&1 | head -1 >/dev/null",
 }
 
 
@@ -48,7 +48,7 @@ def test_a_broken_pipe_or_a_closed_descriptor_never_stops_the_work(tmp_path):
         code = (tmp_path / f"{name}.rc").read_text().strip()
         assert code == "0", f"{name}: exit status {code}\n{stderr[name]}"
         assert "Traceback" not in stderr[name] and "Exception ignored" not in stderr[name], stderr[name]
-    for name in ("pipe", "no-stdout", "no-stderr"):
+    for name in ("pipe", "no-stdout"):
         [run_dir] = (tmp_path / name / "tiny").iterdir()
         assert _status(run_dir / "status.json") == "done", name
         assert (run_dir / "model.keras").exists() and (run_dir / "metrics.json").exists(), name
