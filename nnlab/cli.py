@@ -2,10 +2,10 @@
 
 import argparse
 import logging
-import os
 import sys
 
 from nnlab.errors import NnlabError, from_os_error
+from nnlab.results import console, paths
 from nnlab.results.status import Interrupted
 
 
@@ -30,35 +30,37 @@ class IntermixedParser(argparse.ArgumentParser):
 
 
 def main(argv=None):
+    """The command; its output is best effort (nnlab.results.console), so a closed pipe never stops the work."""
+    with console.best_effort_streams():
+        return _main(argv)
+
+
+def _main(argv):
     args = build_parser().parse_args(argv)
     _set_up_logging()
     try:
         return _dispatch(args)
     except NnlabError as error:
-        print(f"nnlab: error: {error}", file=sys.stderr)
+        console.error(str(error))
         return 2
     except Exception as error:
         mapped = from_os_error(error)  # disk full, read-only, a file where a directory belongs: the user's to fix
         if mapped is None:
             raise
-        print(f"nnlab: error: {mapped}", file=sys.stderr)
+        console.error(str(mapped))
         return 2
     except Interrupted as error:  # SIGTERM or SIGINT: the run or sweep recorded `interrupted` and how to continue
-        print(f"nnlab: {error}", file=sys.stderr)
+        console.say(f"nnlab: {error}")
         return error.exit_code
     except KeyboardInterrupt:
-        print("nnlab: interrupted", file=sys.stderr)
+        console.say("nnlab: interrupted")
         return 130
 
 
 def build_parser():
     """The whole command line: run, tune, report, list."""
     parser = argparse.ArgumentParser(prog="nnlab", description="Declarative Keras experiments.")
-    parser.add_argument(
-        "--results",
-        default=os.environ.get("NNLAB_RESULTS", "results"),
-        help="results directory (default: ./results or $NNLAB_RESULTS)",
-    )
+    parser.add_argument("--results", help="results directory (default: $NNLAB_RESULTS, else ./results)")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=IntermixedParser)
     run_parser = commands.add_parser("run", help="train one experiment")
     run_parser.add_argument("experiment", help="name of experiments/<name>.py")
@@ -90,10 +92,13 @@ def build_parser():
 
 
 def _set_up_logging():
-    """nnlab's own messages as `nnlab: ...`; other libraries' warnings under their own names, never as nnlab's."""
+    """nnlab's own messages as `nnlab: ...` (made visible, best effort); other libraries' warnings under their own
+    names, never as nnlab's. Called once per command: a second call in one process replaces the handler."""
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(levelname)s: %(message)s")
     own = logging.getLogger("nnlab")
-    handler = logging.StreamHandler()
+    for handler in [handler for handler in own.handlers if isinstance(handler, console.Handler)]:
+        own.removeHandler(handler)
+    handler = console.Handler()
     handler.setFormatter(logging.Formatter("nnlab: %(message)s"))
     own.addHandler(handler)
     own.setLevel(logging.INFO)
@@ -101,53 +106,66 @@ def _set_up_logging():
 
 
 def _dispatch(args):
+    if args.command == "list":
+        return _list(args.data)
+    results = paths.results_dir(args.results)  # an empty or over-long one stops here, before anything is written
+    if args.command == "tune" and args.workers < 0:
+        raise NnlabError(f"--workers {args.workers}: give the number of sweep workers, 0 (none) or more.")
     if args.command in ("run", "tune"):
         from nnlab.train import startup
 
         startup.import_tensorflow()  # before anything else loads it, so that its start-up chatter is filtered
-    if args.command == "list" and args.data:
-        from nnlab import datasets
-
-        for name, form in datasets.formats().items():
-            shape = "x".join(map(str, form.input_shape))
-            print(
-                f"{name:14} inputs {shape} {form.input_dtype}: {form.inputs}\n{'':14} labels {form.label_dtype}: "
-                f"{form.labels}\n{'':14} splits {form.splits}"
-            )
-        return 0
-    if args.command == "list":
-        from nnlab import experiment
-
-        for name in experiment.available():
-            summary = (experiment.load(name).description.splitlines() or [""])[0]
-            print(f"{name:16} {summary}")
-        return 0
     if args.command == "tune":
         from nnlab.sweeps import tuning
 
-        result = tuning.tune(args.experiment, args.overrides, results_dir=args.results, workers=args.workers)
-        print(f"sweep written to {result.sweep_dir}")
+        result = tuning.tune(args.experiment, args.overrides, results_dir=results, workers=args.workers)
+        console.say(f"sweep written to {result.sweep_dir}", sys.stdout)
         return 0
     if args.command == "report":
         from nnlab import report
 
-        paths = report.build(args.results, experiment=args.experiment, runs=args.runs)
-        print("report written to " + " and ".join(map(str, paths)))
+        written = report.build(results, experiment=args.experiment, runs=args.runs)
+        console.say("report written to " + " and ".join(map(str, written)), sys.stdout)
         return 0
     if args.processes is not None:  # the launcher; worker 0 prints what a one-process run prints
         from nnlab.train import launch
 
-        launch.run_processes(
-            args.experiment, args.overrides, args.processes, results_dir=args.results, resume=args.resume
-        )
+        launch.run_processes(args.experiment, args.overrides, args.processes, results_dir=results, resume=args.resume)
         return 0
     from nnlab.train import runner
 
-    result = runner.run(args.experiment, args.overrides, results_dir=args.results, resume=args.resume)
-    print(f"run written to {result.run_dir}")
+    result = runner.run(args.experiment, args.overrides, results_dir=results, resume=args.resume)
+    console.say(f"run written to {result.run_dir}", sys.stdout)
     for hook, message in result.metrics.get("errors", {}).items():  # the run is kept; the hook still failed
-        print(f"nnlab: error: after training, {hook} failed: {message}", file=sys.stderr)
+        console.error(f"after training, {hook} failed: {message}")
     return 1 if result.metrics.get("errors") else 0
+
+
+def _list(data_sets):
+    """`nnlab list`: every experiment module with its summary, or (--data) the named data sets."""
+    if data_sets:
+        from nnlab import datasets
+
+        for name, form in datasets.formats().items():
+            shape = "x".join(map(str, form.input_shape))
+            console.say(
+                f"{name:14} inputs {shape} {form.input_dtype}: {form.inputs}\n{'':14} labels {form.label_dtype}: "
+                f"{form.labels}\n{'':14} splits {form.splits}",
+                sys.stdout,
+            )
+        return 0
+    from nnlab import experiment
+
+    names, skipped = experiment.scan()  # a missing experiments folder raises: exit 2
+    for name, reason in skipped:
+        console.say(f"nnlab: skipped {name}: {reason}")
+    if names:
+        from nnlab.train import startup
+
+        startup.import_tensorflow()  # modules import keras: no TensorFlow start-up lines in a listing either
+    for name in names:
+        console.say(f"{name:16} {experiment.summary(name)}", sys.stdout)
+    return 0
 
 
 if __name__ == "__main__":

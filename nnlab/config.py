@@ -7,13 +7,13 @@ or from a sweep are converted to the field's type; an unknown key is an error th
 
 import dataclasses
 import inspect
-import json
 import math
 import typing
 from pathlib import Path
 
 from nnlab import field_types as field_types_lib
 from nnlab.errors import NnlabError, first_line
+from nnlab.results import bounded, limits, text
 from nnlab.results.text import quoted
 
 MAX_SEED = 2**32 - 1
@@ -214,7 +214,7 @@ def changed_fields(config, defaults):
     return {key: value for key, value in current.items() if default.get(key) != value}
 
 
-def resolve(config_class, overrides=(), source="command line"):
+def resolve(config_class, overrides=(), source="command line", experiment=None):
     """Build a config from defaults plus overrides, converted and checked.
 
     Args:
@@ -222,13 +222,14 @@ def resolve(config_class, overrides=(), source="command line"):
       overrides: `key=value` strings, or a dict of already-typed values. The key `from` names a JSON file
         (a run's `config.json` or a sweep's `best_config.json`) whose values are applied first.
       source: where the overrides came from, for error messages.
+      experiment: the experiment's name; a `from=` file recorded for another experiment is then refused.
     Returns:
       A frozen config instance that passed `check()`.
     """
-    pairs = _split_pairs(overrides, source)
+    pairs = split_pairs(overrides, source)
     values = {}
     if "from" in pairs:
-        values.update(load_values(config_class, pairs.pop("from")))
+        values.update(load_values(config_class, pairs.pop("from"), experiment))
     types = field_types(config_class)
     for key, value in pairs.items():
         _require_field(key, types, source)
@@ -238,14 +239,22 @@ def resolve(config_class, overrides=(), source="command line"):
     return config
 
 
-def load_values(config_class, path):
-    """Typed values from a saved config JSON; accepts `{"config": {...}}` (best_config.json) or a flat dict."""
+def load_values(config_class, path, experiment=None):
+    """Typed values from a saved config JSON; accepts `{"config": {...}}` (best_config.json) or a flat dict.
+
+    The file is read within nnlab.results.bounded's limits: a FIFO, /dev/zero, a huge or deeply nested file or a
+    5,000-digit integer is one paragraph, not a hang, an exhausted memory or a traceback. A record whose
+    `experiment` entry names another experiment than `experiment` is refused (one without the entry is taken).
+    """
     wanted = "pass the path of a run's config.json or a sweep's best_config.json"
     if not str(path).strip():
         raise NnlabError(f"from= is empty; {wanted}, e.g. from=results/mnist/<run-id>/config.json.")
     path = Path(path)
     try:
-        data = json.loads(path.read_bytes().decode("utf-8"))
+        if path.is_dir():
+            raise IsADirectoryError(path)
+        raw = bounded.read_bytes(path, limits.JSON_MAX_BYTES)
+        data = bounded.loads(raw.decode("utf-8"), where=str(path))
     except FileNotFoundError:
         raise NnlabError(f"from={path}: no such file; {wanted}.") from None
     except IsADirectoryError:
@@ -257,11 +266,18 @@ def load_values(config_class, path):
         ) from None
     except OSError as error:
         raise NnlabError(f"from={path}: cannot be read ({error.strerror or error}); {wanted}.") from None
-    except json.JSONDecodeError as error:
+    except bounded.Unreadable as error:  # not a regular file, too large, too deep, not JSON
         raise NnlabError(
-            f"from={path}: cannot read it as JSON ({error}); the file may be truncated — "
-            f"re-create it or point from= at another config."
+            f"from={path}: cannot read it as JSON ({error}); {wanted}, a JSON file as nnlab writes it (this one "
+            f"may be truncated, or not a saved config at all)."
         ) from None
+    if isinstance(data, dict) and experiment is not None and "experiment" in data and data["experiment"] != experiment:
+        recorded = data["experiment"]
+        raise NnlabError(
+            f"from={path} is a config of experiment {text.quoted(recorded)}, not of {text.quoted(experiment)}; "
+            f"re-run it with `nnlab run {recorded if isinstance(recorded, str) else '<name>'} from={path}`, or "
+            f"point from= at a config of {experiment}."
+        )
     data = data.get("config", data) if isinstance(data, dict) else data
     if not isinstance(data, dict):
         raise NnlabError(f"from={path}: expected a JSON object of config fields, got {type(data).__name__}.")
@@ -292,30 +308,41 @@ def command_line_value(value):
     return field_types_lib.command_line(value)
 
 
-def _split_pairs(overrides, source):
+def split_pairs(overrides, source, example="epochs=1 or from=results/mnist/<run-id>/config.json"):
+    """`key=value` strings as a dict; a dict is taken as it is.
+
+    Raises:
+      NnlabError: an item is not key=value, or a key is given twice (which would otherwise let the last one win
+        in silence).
+    """
     if isinstance(overrides, dict):
         return dict(overrides)
     pairs = {}
     for item in overrides:
         key, sep, value = item.partition("=")
+        key = key.strip()
         if not sep or not key:
             raise NnlabError(
-                f"{source}: override {item!r} is not of the form key=value; "
-                f"write e.g. epochs=1 or from=results/mnist/<run-id>/config.json."
+                f"{source}: override {text.quoted(item)} is not of the form key=value; write e.g. {example}."
             )
-        if key.strip() == "from" and "from" in pairs:
+        if key == "from" and "from" in pairs:
             raise NnlabError(
                 f"{source}: from= is given twice (from={pairs['from']} and {item}); a run starts from one saved "
                 f"config: give from= once, and any field to change as key=value after it."
             )
-        pairs[key.strip()] = value
+        if key in pairs:
+            raise NnlabError(
+                f"{source}: {key}= is given twice ({key}={text.clip(pairs[key], limits.ERROR_VALUE_CHARS)} and "
+                f"{text.clip(item, limits.ERROR_VALUE_CHARS)}); give each setting once."
+            )
+        pairs[key] = value
     return pairs
 
 
 def _require_field(key, types, source):
     if key not in types:
         raise NnlabError(
-            f"{source}: unknown config field '{key}'. Valid fields: {', '.join(sorted(types))}"
+            f"{source}: unknown config field {text.quoted(key)}. Valid fields: {', '.join(sorted(types))}"
             f" (and from=<config.json>)."
         )
 

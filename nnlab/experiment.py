@@ -34,6 +34,7 @@ from nnlab import config as config_lib
 from nnlab import data as data_lib
 from nnlab import datasets
 from nnlab.errors import NnlabError, first_line
+from nnlab.results import layout, limits, paths, text
 from nnlab.results.text import quoted
 
 log = logging.getLogger(__name__)
@@ -52,8 +53,8 @@ class Experiment:
         return self.module.Config
 
     def config(self, overrides=(), source="command line"):
-        """The resolved config: defaults plus `overrides`, type-checked."""
-        return config_lib.resolve(self.config_class, overrides, source=source)
+        """The resolved config: defaults plus `overrides`, type-checked (a from= file of another experiment refused)."""
+        return config_lib.resolve(self.config_class, overrides, source=source, experiment=self.name)
 
     def optional(self, attribute):
         """The module's optional hook `attribute`, or None."""
@@ -131,25 +132,109 @@ def experiments_dir():
 
 
 def available(directory=None):
-    """Names of all experiment modules in `directory`."""
+    """Names of all experiment modules in `directory` (see `scan`)."""
+    return scan(directory)[0]
+
+
+def scan(directory=None):
+    """The experiments in `directory`, and what else there looks like one.
+
+    Returns:
+      (names, skipped): the names of every regular file `<identifier>.py` whose name is not reserved, sorted; and
+      (file name, reason) for every other `*.py` entry (a directory, a dangling link, a name with a space).
+      Files starting with `_` (the experiments' helper modules) or `.` (hidden: editor files) are neither.
+    Raises:
+      NnlabError: the directory does not exist or is not a directory.
+    """
     directory = Path(directory or experiments_dir())
-    return sorted(path.stem for path in directory.glob("*.py") if not path.stem.startswith("_"))
+    if not directory.is_dir():
+        what = "is not a directory" if directory.exists() else "does not exist"
+        raise NnlabError(
+            f"The experiments folder {directory}/ {what}. Run nnlab where experiments/ is, or point "
+            f"$NNLAB_EXPERIMENTS at the folder that holds your <name>.py modules."
+        )
+    names, skipped = [], []
+    for path in sorted(directory.glob("*.py")):
+        if path.name.startswith(("_", ".")):
+            continue
+        problem = name_problem(path.stem, directory) or file_problem(path)
+        if problem:
+            skipped.append((path.name, problem))
+        else:
+            names.append(path.stem)
+    return names, skipped
+
+
+def name_problem(name, directory=None):
+    """Why `name` cannot name an experiment module, or None: it must be a Python identifier, not reserved, and
+    short enough for `<name>.py` in the experiments folder."""
+    if not name.isidentifier():
+        return (
+            f"{text.quoted(name)} is not a valid experiment name (a Python identifier: letters, digits and _, "
+            f"not starting with a digit; no spaces, dots or slashes)"
+        )
+    if name in layout.RESERVED_NAMES:
+        return f"{text.quoted(name)} is a reserved name (nnlab writes results/{name}/ itself); rename the module"
+    longest = paths.name_max(directory or experiments_dir()) - len(".py")
+    if len(os.fsencode(name)) > longest:
+        return (
+            f"the name is {len(os.fsencode(name))} bytes long; experiment names are at most {longest} bytes "
+            f"(<name>.py must fit this file system's NAME_MAX)"
+        )
+    return None
+
+
+def file_problem(path):
+    """Why `path` is not an importable module file, or None: it must exist and be a regular file (a link to one
+    is fine)."""
+    try:
+        return _file_problem(path)
+    except OSError as error:  # a link into a folder this user cannot read, ...
+        return f"cannot be examined ({error.strerror or error})"
+
+
+def _file_problem(path):
+    if path.is_symlink() and not path.exists():
+        try:
+            target = os.readlink(path)
+        except OSError:
+            target = "?"
+        return f"a symbolic link to {text.quoted(target)}, which does not exist (or loops), so not a module file"
+    if not path.exists():
+        return "no such file"
+    if path.is_dir():
+        return "a directory, not a module file"
+    if not path.is_file():
+        return "not a regular file (a FIFO, socket or device), so not a module file"
+    return None
+
+
+def summary(name, directory=None):
+    """The first line of the module's docstring, or `(cannot load: <first line of the error>)`, for `nnlab list`."""
+    try:
+        description = load(name, directory).description
+    except (Exception, SystemExit) as error:  # a module that fails to import still gets its line
+        return f"(cannot load: {text.clip(first_line(error), limits.ERROR_VALUE_CHARS)})"
+    return text.clip((description.splitlines() or [""])[0], limits.TEXT_MAX_CHARS)
 
 
 def load(name, directory=None):
     """Import `experiments/<name>.py` and check that it meets the contract.
 
     Raises:
-      NnlabError: the module is missing, fails to import, or lacks `Config`/`build_model`.
+      NnlabError: the name is not valid or reserved, the module is missing or not a file, fails to import, or lacks
+        `Config`/`build_model`.
     """
     directory = Path(directory or experiments_dir())
-    path = directory / f"{name}.py"
-    if not name.isidentifier() or not path.is_file():
-        names = ", ".join(available(directory)) or "none"
+    problem = name_problem(name, directory)
+    path = None if problem else directory / f"{name}.py"
+    problem = problem or file_problem(path)
+    if problem:
+        names = ", ".join(available(directory)) if directory.is_dir() else f"none ({directory}/ does not exist)"
         raise NnlabError(
-            f"No experiment named '{name}': {path} does not exist. Available in {directory}/: "
-            f"{names}. An experiment is one file, {directory}/<name>.py, defining Config and "
-            f"build_model(config)."
+            f"No experiment named {text.quoted(name)}: {f'{path}: ' if path else ''}{problem}. Available in "
+            f"{directory}/: {names or 'none'}. An experiment is one file, {directory}/<name>.py, defining Config "
+            f"and build_model(config)."
         )
     module_name = f"nnlab_experiments.{name}"
     spec = importlib.util.spec_from_file_location(module_name, path)

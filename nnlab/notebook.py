@@ -11,19 +11,19 @@ exception: loading a Keras model needs Keras.
 """
 
 import dataclasses
-import os
 from pathlib import Path
 
 import pandas as pd
 
 from nnlab.errors import NnlabError
 from nnlab.report import read
-from nnlab.results import layout
+from nnlab.results import layout, paths
 
 
 def default_results_dir(directory=None):
-    """The results directory a notebook means: the argument, else $NNLAB_RESULTS, else ./results (as the CLI)."""
-    return Path(directory or os.environ.get("NNLAB_RESULTS", "results"))
+    """The results directory a notebook means: the argument, else $NNLAB_RESULTS, else ./results (as the CLI; an
+    empty or over-long one is an error there too)."""
+    return paths.results_dir(directory, flag="results_dir")
 
 
 @dataclasses.dataclass

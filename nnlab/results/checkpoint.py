@@ -13,7 +13,7 @@ import zipfile
 import numpy as np
 
 from nnlab.errors import NnlabError
-from nnlab.results import atomic, layout
+from nnlab.results import atomic, bounded, layout
 
 FILE = layout.checkpoint()
 
@@ -78,4 +78,4 @@ def extra(path):
 
 
 def _meta(stored):
-    return json.loads(bytes(stored["meta"]).decode())
+    return bounded.loads(bytes(stored["meta"]).decode(), where="the checkpoint's meta record")

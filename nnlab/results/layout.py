@@ -2,6 +2,7 @@
 
 results/
   report.html  report.md  report_files/              nnlab report
+  bench/                                             make bench, make profile
   <experiment>/
     <run-id>/                                          nnlab run
       config.json  status.json  env.json  metrics.json
@@ -130,3 +131,8 @@ def trial_dir(trial_id):
 REPORT_HTML = "report.html"
 REPORT_MARKDOWN = "report.md"
 REPORT_FILES = "report_files"
+BENCH = "bench"  # `make bench` and `make profile` write results/bench/
+
+# Folders nnlab itself writes directly in the results directory: no experiment may take one of these names, or its
+# runs would share a folder with them (`nnlab run`/`tune` refuse them, `nnlab list` skips them).
+RESERVED_NAMES = (REPORT_FILES, BENCH)

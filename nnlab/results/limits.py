@@ -19,3 +19,12 @@ TEXT_MAX_CHARS = 2000  # a recorded string longer than this is cut: "… (N char
 
 # Error messages.
 ERROR_VALUE_CHARS = 200  # characters of a bad value quoted in an error, then "… (N characters in all)"
+ERROR_MESSAGE_CHARS = 4000  # a longer error paragraph keeps its start and end (a long value with spaces in it)
+
+# A pid in status.json or chief.lock counts only within [1, /proc/sys/kernel/pid_max]; this where that is absent
+# (Linux's ceiling on 64-bit, PID_MAX_LIMIT), and for a record written on another host.
+PID_MAX_FALLBACK = 4_194_304
+
+# Paths nnlab creates: checked against NAME_MAX and PATH_MAX before anything is written, keeping this many bytes
+# free under a results, run or sweep directory for the files nnlab writes beneath it.
+PATH_RESERVE_BYTES = 256

@@ -6,9 +6,11 @@ host. Only the chief role takes it: a sweep started alone, nnlab's own launcher 
 started by hand. Workers joining a distributed sweep never take it; they are expected.
 
 A lock whose pid is dead on this host is stale (a kill -9, a power cut) and is taken over, so it never blocks
-`--resume` or running the same command again. What the lock cannot see: a lock written on another host cannot be
-checked from here (its pid means nothing here), so it is honoured until removed by hand; the message says how. A
-dead pid that the system has since given to an unrelated process on this host also looks alive.
+`--resume` or running the same command again. So is a lock whose pid is no process id at all (1e30, 0, -1, true:
+status.valid_pid), wherever it was written, and one that cannot be read once FRESH_SECONDS have passed. What the
+lock cannot see: a lock written on another host cannot be checked from here (its pid means nothing here), so it is
+honoured until removed by hand; the message says how. A dead pid that the system has since given to an unrelated
+process on this host also looks alive.
 """
 
 import contextlib
@@ -20,7 +22,7 @@ import time
 from pathlib import Path
 
 from nnlab.errors import NnlabError
-from nnlab.results import layout, status
+from nnlab.results import bounded, layout, status
 
 FILE = layout.CHIEF_LOCK
 FRESH_SECONDS = 5  # an empty or unreadable lock this young is being written by its owner right now
@@ -55,7 +57,7 @@ def acquire(path, what, again):
             descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
         except FileExistsError:
             owner = _read(path)
-            if _alive(owner) or (not owner and _younger_than(path, FRESH_SECONDS)):
+            if _alive(owner, path) or (not owner and _younger_than(path, FRESH_SECONDS)):
                 raise NnlabError(_refusal(path, owner, what, again)) from None
             path.unlink(missing_ok=True)  # stale: its process is gone
             continue
@@ -76,9 +78,9 @@ def release(path):
 
 def _read(path):
     try:
-        owner = json.loads(Path(path).read_text(encoding="utf-8"))
+        owner = bounded.read_json(path)
     except (OSError, ValueError):
-        return {}  # being written this instant (see FRESH_SECONDS), or damaged
+        return {}  # being written this instant (see FRESH_SECONDS), damaged, or breaking a limit (bounded.Unreadable)
     return owner if isinstance(owner, dict) else {}
 
 
@@ -89,12 +91,14 @@ def _younger_than(path, seconds):
         return False
 
 
-def _alive(owner):
+def _alive(owner, path):
     if not owner:
         return False  # unreadable: no owner to wait for
-    if owner.get("host") != socket.gethostname():
-        return True  # another machine's pid cannot be checked from here
-    return status.pid_exists(owner.get("pid"))
+    local = owner.get("host") == socket.gethostname()
+    pid = status.recorded_pid(owner, path, local)  # no process id at all (1e30, 0, -1): stale, wherever it ran
+    if pid is None:
+        return False
+    return status.pid_exists(pid) if local else True  # another machine's pid cannot be checked from here
 
 
 def _refusal(path, owner, what, again):

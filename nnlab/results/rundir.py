@@ -9,12 +9,11 @@ import datetime
 import os
 import secrets
 import socket
-import sys
 import time
 from pathlib import Path
 
-from nnlab.errors import NnlabError
-from nnlab.results import atomic, layout
+from nnlab.errors import NnlabError, first_line
+from nnlab.results import atomic, bounded, console, layout, limits, paths, text
 from nnlab.results import status as status_lib
 
 MESSAGE_CHARS = 1000
@@ -55,25 +54,27 @@ class RunDir:
 
     def _record(self):
         try:
-            record = atomic.read_json(self.file(layout.STATUS))
-        except (OSError, ValueError):
+            record = bounded.read_json(self.file(layout.STATUS))
+        except (OSError, ValueError):  # missing, damaged, or breaking a limit (bounded.Unreadable): no record
             return {}
         return record if isinstance(record, dict) else {}
 
     def is_alive(self):
-        """True if the process that last wrote `running` still exists (on this host)."""
+        """True if the process that last wrote `running` still exists (on this host); a record whose pid is no
+        process id is stale (one line says so)."""
         record = self._record()
         if record.get("status") != status_lib.RUNNING or record.get("host") != socket.gethostname():
             return False
-        return status_lib.pid_exists(record.get("pid"))
+        return status_lib.pid_exists(status_lib.recorded_pid(record, self.file(layout.STATUS)))
 
 
 def create(results_dir, experiment_name):
     """Make and return a new, empty run directory under results_dir/experiment_name."""
     parent = Path(results_dir) / experiment_name
+    paths.check(parent / _new_id(), "the run directory (under --results or $NNLAB_RESULTS)")
     parent.mkdir(parents=True, exist_ok=True)
     while True:
-        run_id = f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+        run_id = _new_id()
         try:
             (parent / run_id).mkdir()
         except FileExistsError:
@@ -81,15 +82,24 @@ def create(results_dir, experiment_name):
         return RunDir(parent / run_id)
 
 
+def _new_id():
+    return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+
+
 def open_run(results_dir, experiment_name, record, resume=False):
     """The run directory for `record` (config.json's contents): with `resume`, the newest unfinished run of the same
-    config; otherwise (or if there is none) a new one, with config.json written."""
+    config; otherwise (or if there is none, which one line says) a new one, with config.json written."""
     run_dir = unfinished(results_dir, experiment_name, record["config"]) if resume else None
+    if resume and run_dir is None:
+        console.say(
+            f"nnlab: --resume: no unfinished run of {experiment_name} with this config in "
+            f"{Path(results_dir) / experiment_name}; starting a new run"
+        )
     if run_dir is None:
         run_dir = create(results_dir, experiment_name)
         atomic.write_json(run_dir.file(layout.CONFIG), record)
     else:
-        print(f"resuming run {run_dir.path}", file=sys.stderr)
+        console.say(f"resuming run {run_dir.path}")
     return run_dir
 
 
@@ -103,8 +113,8 @@ def unfinished(results_dir, experiment_name, config):
     for path in sorted(parent.glob("*-*-*"), reverse=True):
         run_dir = RunDir(path)
         try:
-            same = atomic.read_json(run_dir.file(layout.CONFIG))["config"] == config
-        except (OSError, ValueError, KeyError, TypeError) as error:
+            same = bounded.read_json(run_dir.file(layout.CONFIG))["config"] == config
+        except (OSError, ValueError, KeyError, TypeError) as error:  # ValueError: bounded.Unreadable too
             _skip_unreadable(run_dir, error)
             continue
         if not same or run_dir.status() not in (*status_lib.RESUMABLE, status_lib.UNKNOWN):
@@ -124,12 +134,20 @@ def _skip_unreadable(run_dir, error):
     if run_dir.status() == status_lib.DONE:
         return
     message = (
-        f"{run_dir.file(layout.CONFIG)} cannot be read ({type(error).__name__}), so --resume cannot tell whether "
+        f"{run_dir.file(layout.CONFIG)} cannot be read ({_why(error)}), so --resume cannot tell whether "
         f"this run has your config and does not continue it. Start a new run, or restore config.json and resume."
     )
-    print(f"nnlab: skipping {run_dir.path}: {message}", file=sys.stderr)
+    console.say(f"nnlab: skipping {run_dir.path}: {message}")
     if not run_dir.is_alive():
         run_dir.mark(status_lib.FAILED, message)
+
+
+def _why(error):
+    """What is wrong with a config.json, briefly: what bounded.read_json found (not JSON, a limit broken), or the
+    error's type (a missing `config` entry)."""
+    if isinstance(error, bounded.Unreadable):
+        return text.clip(first_line(error), limits.ERROR_VALUE_CHARS)
+    return type(error).__name__
 
 
 def _now():

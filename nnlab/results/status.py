@@ -10,9 +10,15 @@ signal number: 143 or 130), so a scheduler still sees a pre-emption.
 """
 
 import contextlib
+import logging
 import os
 import signal
 import threading
+
+from nnlab.results import bounded, limits, text
+
+log = logging.getLogger(__name__)
+PID_MAX_FILE = "/proc/sys/kernel/pid_max"
 
 RUNNING = "running"
 DONE = "done"
@@ -63,11 +69,49 @@ def interruptible():
             signal.signal(signum, old)
 
 
-def pid_exists(pid):
-    """Whether process `pid` exists on this host (another user's counts); False for a pid that is not a number."""
+def pid_max():
+    """The largest pid this host hands out: /proc/sys/kernel/pid_max, or limits.PID_MAX_FALLBACK without it."""
     try:
-        os.kill(int(pid), 0)
-    except (TypeError, ValueError, ProcessLookupError):
+        value = int(bounded.read_text(PID_MAX_FILE, 64).strip())
+    except (OSError, ValueError):
+        return limits.PID_MAX_FALLBACK
+    return value if value >= 1 else limits.PID_MAX_FALLBACK
+
+
+def valid_pid(value, local=True):
+    """`value` if it can be a process id, else None: a JSON integer (not a bool) in [1, pid_max].
+
+    A record written on another host (`local=False`) is bounded by PID_MAX_FALLBACK, Linux's ceiling, since this
+    host's pid_max says nothing about that one's.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if 1 <= value <= (pid_max() if local else limits.PID_MAX_FALLBACK) else None
+
+
+def recorded_pid(record, where, local=True):
+    """The pid a status record or lock names, or None when it names none: then the record is stale, and one line
+    says so (1e30, 0, -1, true or "12" in a hand-edited or damaged file would otherwise crash or live for ever)."""
+    pid = valid_pid(record.get("pid"), local)
+    if pid is None:
+        ceiling = pid_max() if local else limits.PID_MAX_FALLBACK
+        log.warning(
+            "%s records pid %s, which is no process id (an integer from 1 to %d); treating it as stale",
+            where,
+            text.quoted(record.get("pid")),
+            ceiling,
+        )
+    return pid
+
+
+def pid_exists(pid):
+    """Whether process `pid` exists on this host (another user's counts); False for anything `valid_pid` refuses."""
+    pid = valid_pid(pid)
+    if pid is None:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
         return False
     except PermissionError:
         return True

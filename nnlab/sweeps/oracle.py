@@ -6,15 +6,15 @@ save; reloading that would run the trial again. The oracle classes here fix both
 left by other tools into a clear error instead of a JSONDecodeError deep inside keras-tuner.
 """
 
-import json
 import math
+import stat
 from pathlib import Path
 
 from keras_tuner import oracles
 from keras_tuner.src.engine import oracle as oracle_module
 
 from nnlab.errors import NnlabError
-from nnlab.results import atomic, layout
+from nnlab.results import atomic, bounded, layout, limits
 
 ALGORITHMS = {
     "random": oracles.RandomSearchOracle,
@@ -91,21 +91,39 @@ def hyperband_trials(max_epochs, factor):
 
 
 def check_files(tuner_dir, sweep_dir):
-    """Raise NnlabError naming any keras-tuner state file that is empty or not valid JSON."""
+    """Raise NnlabError naming any keras-tuner state file that keras-tuner could not read safely: empty, not valid
+    JSON, not a regular file (a FIFO would hang it), over TUNER_JSON_MAX_BYTES, nested deeper than JSON_MAX_DEPTH or
+    holding an integer of more than JSON_MAX_INT_DIGITS digits. Checked before keras-tuner reads them."""
     tuner_dir = Path(tuner_dir)
     if not tuner_dir.is_dir():
         return
     for path in sorted([*tuner_dir.glob(layout.ALL_TUNER_STATES), *tuner_dir.glob(layout.ALL_TRIAL_STATES)]):
         try:
-            json.loads(path.read_text(encoding="utf-8"))
+            _read_state(path)
         except (OSError, ValueError) as error:
-            size = path.stat().st_size if path.exists() else 0
+            size = _regular_size(path)
+            detail = f"{size} bytes: {error}" if size is not None else str(error)
             raise NnlabError(
-                f"{path} is {'empty' if size == 0 else 'not valid JSON'} ({size} bytes: {error}); a process was "
+                f"{path} is {'empty' if size == 0 else 'unreadable'} ({detail}); a process was "
                 f"probably killed while keras-tuner wrote it (nnlab writes these files atomically, other tools "
-                f"may not). The sweep cannot resume from it. Start afresh with a new name (add sweep=<new-name>) "
-                f"or delete {sweep_dir} and run the same command again."
+                f"may not), or something else was put there. "
+                f"The sweep cannot resume from it. Start afresh with a new name (add sweep=<new-name>) or delete "
+                f"{sweep_dir} and run the same command again."
             ) from None
+
+
+def _read_state(path):
+    """A keras-tuner state file, within the limits nnlab reads JSON under (bounded.Unreadable otherwise)."""
+    return bounded.read_json(path, max_bytes=limits.TUNER_JSON_MAX_BYTES)
+
+
+def _regular_size(path):
+    """The size of `path` if it is a regular file, else None (a FIFO or a directory is not empty, it is wrong)."""
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return info.st_size if stat.S_ISREG(info.st_mode) else None
 
 
 def check_trials_present(tuner_dir, sweep_dir):
@@ -116,7 +134,7 @@ def check_trials_present(tuner_dir, sweep_dir):
     """
     oracle_file = Path(tuner_dir) / layout.ORACLE
     try:
-        started = json.loads(oracle_file.read_text(encoding="utf-8")).get("start_order", [])
+        started = _read_state(oracle_file).get("start_order", [])
     except (OSError, ValueError, AttributeError):
         return  # no oracle state (yet), or damage that check_files reports
     missing = [

@@ -16,7 +16,7 @@ from nnlab import config as config_lib
 from nnlab import search_space
 from nnlab.errors import NnlabError
 from nnlab.plots import sweeps as sweep_plots
-from nnlab.results import atomic, layout, ranking
+from nnlab.results import bounded, layout, paths, ranking
 
 SETTINGS = {
     "algorithm": str,
@@ -114,9 +114,10 @@ class SweepPlan:
         oracles.check_files(tables.project_dir(self.sweep_dir), self.sweep_dir)
         oracles.check_trials_present(tables.project_dir(self.sweep_dir), self.sweep_dir)
         try:
-            recorded = atomic.read_json(path)
-        except (OSError, ValueError):
+            recorded = bounded.read_json(path)
+        except (OSError, ValueError):  # damaged, or breaking a limit (bounded.Unreadable): as if absent
             recorded = {}
+        recorded = recorded if isinstance(recorded, dict) else {}
         current = self.describe()
         keys = ("algorithm", "objective", "direction", "max_trials", "executions_per_trial", "seed", "search_space")
         for key in (*keys, "overrides"):
@@ -264,6 +265,8 @@ def plan_settings(experiment, overrides, results_dir, workers):
     )
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", sweep_id):
         raise NnlabError(f"{where}: sweep={sweep_id!r} must be a plain name of letters, digits, '.', '_' or '-'.")
+    sweep_dir = Path(results_dir) / experiment.name / layout.SWEEPS / sweep_id
+    paths.check(sweep_dir, f"{where}: the sweep directory (sweep=<name> and --results)")
     return SweepPlan(
         experiment=experiment,
         config=config,
@@ -276,7 +279,7 @@ def plan_settings(experiment, overrides, results_dir, workers):
         factor=factor,
         executions=executions,
         sweep_id=sweep_id,
-        sweep_dir=Path(results_dir) / experiment.name / layout.SWEEPS / sweep_id,
+        sweep_dir=sweep_dir,
         workers=workers,
         axes=axes,
     )
@@ -341,14 +344,4 @@ def _derived_id(name, algorithm, objective, direction, max_trials, factor, overr
 
 
 def _pairs(overrides):
-    if isinstance(overrides, dict):
-        return dict(overrides)
-    pairs = {}
-    for item in overrides:
-        key, sep, value = item.partition("=")
-        if not sep or not key.strip():
-            raise NnlabError(
-                f"tune: override {item!r} is not of the form key=value; write e.g. epochs=2 or max_trials=6."
-            )
-        pairs[key.strip()] = value
-    return pairs
+    return config_lib.split_pairs(overrides, "tune", example="epochs=2 or max_trials=6")

@@ -10,7 +10,7 @@ import math
 import sys
 from pathlib import Path
 
-from nnlab.results import layout, text
+from nnlab.results import console, layout, text
 
 BAR_WIDTH = 20
 ERROR_LINE_CHARS = 300  # of a failed trial's error, on its console line
@@ -32,7 +32,7 @@ class SweepProgress:
                 self.reported.add(row["trial_id"])
                 lines.append(self.line(len(self.reported), row, ended, summary.best))
         for line in lines:
-            print(line, file=self.stream, flush=True)
+            console.say(line, self.stream)  # Choice values and trial ids are recorded text: shown visibly
         return lines
 
     def line(self, number, row, ended, best):

@@ -7,12 +7,11 @@ can rebuild them.
 """
 
 import dataclasses
-import json
 import math
 from pathlib import Path
 
 from nnlab import search_space
-from nnlab.results import atomic, history, layout
+from nnlab.results import atomic, bounded, history, layout, limits
 from nnlab.results.ranking import better
 
 TUNER_DIR = layout.TUNER
@@ -129,7 +128,7 @@ def _columns(fields):
 
 def _read_optional(path):
     try:
-        return atomic.read_json(path)
+        return bounded.read_json(path)
     except (OSError, ValueError):
         return None
 
@@ -144,7 +143,7 @@ def read_trials(tuner_dir):
     trials = {}
     for path in sorted(Path(tuner_dir).glob(layout.ALL_TRIAL_STATES)):
         try:
-            state = json.loads(path.read_text(encoding="utf-8"))
+            state = bounded.read_json(path, max_bytes=limits.TUNER_JSON_MAX_BYTES)
         except (OSError, ValueError):
             continue  # being written by another process; the next refresh reads it
         trials[state["trial_id"]] = state

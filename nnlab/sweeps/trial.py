@@ -28,7 +28,7 @@ from keras_tuner.src.engine import trial as trial_module
 from nnlab import config as config_lib
 from nnlab.errors import NnlabError, first_line, from_os_error
 from nnlab.experiment import exit_error
-from nnlab.results import atomic, checkpoint, layout
+from nnlab.results import atomic, bounded, checkpoint, layout
 from nnlab.results.history import HistoryFile, read_rows, to_csv
 from nnlab.sweeps import tables
 from nnlab.sweeps.oracle import TUNER_KEYS
@@ -149,7 +149,7 @@ class SweepTuner(base_tuner.BaseTuner):
                 saved_state.unlink(missing_ok=True)  # the next execution starts fresh; its rows mark this one done
         rows = read_rows(trial_dir / layout.TRIAL_HISTORY)
         record_path = trial_dir / layout.TRIAL_RECORD
-        previous = atomic.read_json(record_path) if record_path.exists() else {}
+        previous = bounded.read_json(record_path) if record_path.exists() else {}
         atomic.write_json(
             record_path,
             {

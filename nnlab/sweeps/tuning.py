@@ -24,14 +24,13 @@ Restart a dead worker with its own id: it takes up its unfinished trial where th
 import dataclasses
 import os
 import shlex
-import sys
 import time
 from contextlib import nullcontext, suppress
 
 from nnlab import config as config_lib
 from nnlab import experiment as experiment_lib
 from nnlab.errors import NnlabError, from_os_error
-from nnlab.results import atomic, layout, lock, status
+from nnlab.results import atomic, bounded, console, layout, limits, lock, status
 from nnlab.sweeps import hparams, tables
 from nnlab.sweeps.plan import plan_settings
 from nnlab.sweeps.progress import SweepProgress
@@ -203,11 +202,10 @@ def finish(sweep):
     message = f"unfinished trials: {unfinished}; run the same command again to finish them" if unfinished else ""
     _write_status(sweep, status.DONE if not unfinished else status.FAILED, message, summary)
     best = summary.best
-    print(
+    console.say(
         f"sweep {sweep.sweep_id}: {summary.counts.get('COMPLETED', 0)} trials completed; best trial {best['trial_id']} "
         f"{sweep.objective} {best['best_objective']:.4f}; re-run it with: nnlab run {sweep.experiment.name} "
-        f"from={best_path}",
-        file=sys.stderr,
+        f"from={best_path}"
     )
     return SweepResult(sweep.sweep_dir, best_path, best["trial_id"], summary.counts)
 
@@ -234,12 +232,12 @@ def _write_best_config(sweep, best):
     """
     values = {field: best[field] for field in sweep.space}
     trial_dir = tables.project_dir(sweep.sweep_dir) / layout.trial_dir(best["trial_id"])
-    state = atomic.read_json(trial_dir / layout.TRIAL_STATE)
+    state = bounded.read_json(trial_dir / layout.TRIAL_STATE, max_bytes=limits.TUNER_JSON_MAX_BYTES)
     tuner_values = state["hyperparameters"]["values"]
     epochs = tuner_values.get("tuner/epochs")  # Hyperband trains its trials for fewer
     if epochs:
         values["epochs"] = epochs
-    record = atomic.read_json(trial_dir / layout.TRIAL_RECORD) if (trial_dir / layout.TRIAL_RECORD).exists() else {}
+    record = bounded.read_json(trial_dir / layout.TRIAL_RECORD) if (trial_dir / layout.TRIAL_RECORD).exists() else {}
     if record.get("seed") is not None:
         values["seed"] = record["seed"]
         values["data_seed"] = sweep.config.seed if sweep.config.data_seed < 0 else sweep.config.data_seed

@@ -18,6 +18,7 @@ import time
 from pathlib import Path
 
 from nnlab.errors import NnlabError
+from nnlab.results import paths
 
 TF_CONFIG = "TF_CONFIG"
 RUN_ID = "NNLAB_RUN_ID"  # the one run id every worker writes under, decided before any of them starts
@@ -99,6 +100,11 @@ def membership(environ=None):
     for address in addresses:
         _check_address(address)
     run_id = environ.get(RUN_ID, "").strip()
+    if run_id and len(os.fsencode(run_id)) > paths.name_max("."):
+        raise NnlabError(
+            f"environment variable {RUN_ID} is {len(os.fsencode(run_id))} bytes long, more than this file system's "
+            f"limit of {paths.name_max('.')} bytes per name (NAME_MAX); give a shorter run id."
+        )
     if not run_id or "/" in run_id or run_id.startswith("."):
         raise NnlabError(
             f"environment variable {TF_CONFIG} names {len(addresses)} workers but {RUN_ID} is "
@@ -218,15 +224,23 @@ def peer_failure(error):
 def chief_run_dir(experiment_dir, member, record):
     """The chief's run directory, experiment_dir/<NNLAB_RUN_ID>: the one `--processes` made, or a new one (on
     real machines the chief creates it). A directory of that id holding another config is refused."""
-    from nnlab.results import atomic, layout, rundir
+    from nnlab.results import atomic, bounded, layout, rundir
 
     run_dir = rundir.RunDir(Path(experiment_dir) / member.run_id)
+    paths.check(run_dir.path, f"{RUN_ID}={member.run_id} (the run directory under --results)")
     run_dir.path.mkdir(parents=True, exist_ok=True)
     try:
-        existing = atomic.read_json(run_dir.file(layout.CONFIG))
-    except OSError:
+        existing = bounded.read_json(run_dir.file(layout.CONFIG))
+    except FileNotFoundError:
         atomic.write_json(run_dir.file(layout.CONFIG), record)
         return run_dir
+    except (OSError, ValueError) as error:  # damaged, or breaking a limit (bounded.Unreadable)
+        raise NnlabError(
+            f"{run_dir.path}: {RUN_ID}={member.run_id} names a run whose config.json cannot be read ({error}); "
+            f"give a new {RUN_ID}."
+        ) from None
+    if not isinstance(existing, dict):
+        existing = {}
     if run_dir.status() == "done":
         raise NnlabError(
             f"{run_dir.path}: {RUN_ID}={member.run_id} names a run that has finished; give a new {RUN_ID}."

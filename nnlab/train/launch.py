@@ -21,7 +21,7 @@ from pathlib import Path
 from nnlab import config as config_lib
 from nnlab import experiment as experiment_lib
 from nnlab.errors import NnlabError
-from nnlab.results import atomic, layout, rundir
+from nnlab.results import bounded, layout, rundir
 from nnlab.train import cluster
 
 POLL_SECONDS = 0.2
@@ -121,7 +121,7 @@ def run_processes(name, overrides, processes, results_dir="results", resume=Fals
         run_dir.set_status("failed", message=message)
         raise NnlabError(f"{message} [run {run_dir.path} marked failed]")
     run_dir.set_status("done", processes=processes)
-    metrics = atomic.read_json(run_dir.file(layout.METRICS))
+    metrics = bounded.read_json(run_dir.file(layout.METRICS))
     return LaunchResult(run_dir=run_dir.path, metrics=metrics)
 
 

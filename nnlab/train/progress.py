@@ -2,11 +2,14 @@
 TensorBoard's per-epoch scalars (train/ and validation/ under the run's tensorboard/, as Keras' callback writes).
 """
 
+import sys
 import time
 
 import keras
 from tensorboard.compat.proto import event_pb2, summary_pb2
 from tensorboard.summary.writer.event_file_writer import EventFileWriter
+
+from nnlab.results import console
 
 
 class Progress:
@@ -24,7 +27,8 @@ class Progress:
             self.bar.update(epochs_done, values=list(shown.items()), finalize=epochs_done == self.epochs)
         elif self.verbose:
             text = " - ".join(f"{key}: {value:.4g}" for key, value in shown.items())
-            print(f"epoch {epochs_done}/{self.epochs} - {text} - {seconds:.2f}s for this chunk", flush=True)
+            line = f"epoch {epochs_done}/{self.epochs} - {text} - {seconds:.2f}s for this chunk"
+            console.say(line, sys.stdout)  # the keys of `track` are the module's text: shown visibly
 
 
 class TensorBoardLog:
