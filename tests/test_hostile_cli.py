@@ -17,7 +17,7 @@ import pytest
 
 from nnlab import cli
 from nnlab.errors import NnlabError
-from nnlab.results import atomic, limits, lock, rundir, status
+from nnlab.results import atomic, console, limits, lock, rundir, status
 from nnlab.results.history import HistoryFile
 from nnlab.sweeps import oracle, tuning
 from nnlab.sweeps.progress import SweepProgress
@@ -228,7 +228,10 @@ def test_console_lines_and_errors_show_hidden_characters_and_cut_long_values(tin
     message = _refused(capsys, results, "run", "tiny", f"width={value}x")
     assert len(message) < 600 and f"… ({len(repr(value + 'x'))} characters in all)" in message
     message = _refused(capsys, results, "run", "tiny", "width=" + "ab " * 43_000)  # spaces in it too
-    assert len(message) < limits.ERROR_MESSAGE_CHARS + 100 and "characters left out" in message
+    assert len(message) < 600 and "… (129002 characters in all)" in message
+    # A paragraph built without quoting its value (any message nnlab prints) is still cut where it is shown.
+    shown = console.shown_error(NnlabError("field 'x' got " + "ab " * 43_000 + "; the end."))
+    assert len(shown) < limits.ERROR_MESSAGE_CHARS + 100 and "characters left out" in shown and "the end." in shown
 
     progress = SweepProgress(2, "val_accuracy", stream=sys.stderr)
     row = {"trial_id": f"0{BIDI}", "status": "COMPLETED", "best_objective": 0.5, "seconds": 1.0}
