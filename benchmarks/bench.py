@@ -3,7 +3,9 @@
     make bench                                   # 3 repeats of MNIST, line fit, regression
     make bench ARGS="--quick"                    # 1 repeat, 1 MNIST epoch on 3,000 images, 300 regression steps
     make bench ARGS="--repeats 5 --only mnist"   # any subset: mnist, linefit, linreg
-    make bench ARGS="--sweeps"                   # also sweep speed-up (1 vs 2 workers) and peak memory (slow)
+    make bench ARGS="--sweeps"                   # also the sweep rows (slow): 1 vs 2 workers, peak memory, patience,
+                                                 # grouped sweeps against keras-tuner and vectorize=1, the default sweep
+    make bench ARGS="--only '' --sweeps --sweep-rows vectorize,default"   # only the grouped-sweep rows
 
 Each repetition runs the seed and nnlab back to back, the first of the two alternating between repetitions, in
 this one process (a tiny untimed fit warms TensorFlow up first); the PyTorch seed runs in its own interpreter.
@@ -11,12 +13,14 @@ Reported: median [min–max] seconds per side, ratio = seed median / nnlab media
 and each side's result (accuracy, or w, b and MSE) so that speed never hides a worse fit. What the seconds cover is
 in each row's `timing` column: for the comparisons with a target, nnlab's own training loop (metrics.json
 train_seconds, or for the line fit the compiled loop after compilation) against the seed's training loop.
-Writes results/bench/bench.csv, bench_summary.csv and bench.png (or --out).
+Writes results/bench/bench.csv, bench_summary.csv and bench.png (or --out); the grouped-sweep rows
+(benchmarks/sweep_vectorize.py) also keep each sweep's sweep.json, trials.csv and best_config.json under sweeps/.
 """
 
 import argparse
 import dataclasses
 import os
+import shlex
 import time
 from pathlib import Path
 
@@ -25,7 +29,10 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import bench_output  # noqa: E402
 import cases  # noqa: E402
 import sweep_patience  # noqa: E402
+import sweep_vectorize  # noqa: E402
 import system  # noqa: E402
+
+SWEEP_ROWS = ("workers", "memory", "patience", "vectorize", "default")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,9 +49,24 @@ class Settings:
     sweep_epochs: int = 1
     sweep_limit: int = 5_000
     memory_trials: int = 20
+    sweep_rows: tuple = SWEEP_ROWS
+    group_trials: int = 8  # the grouped-sweep rows: keras-tuner, vectorize=auto and vectorize=1 sides
+    group_epochs: int = 3
+    group_limit: int = 20_000
+    default_sweep: str = ""  # overrides of the default-sweep row beyond sweep= (empty: `make tune EXP=mnist`)
 
 
-QUICK = {"repeats": 1, "mnist_epochs": 1, "mnist_limit": 3_000, "linreg_steps": 300, "sweep_trials": 2}
+QUICK = {
+    "repeats": 1,
+    "mnist_epochs": 1,
+    "mnist_limit": 3_000,
+    "linreg_steps": 300,
+    "sweep_trials": 2,
+    "group_trials": 2,
+    "group_epochs": 1,
+    "group_limit": 3_000,
+    "default_sweep": "max_trials=2 epochs=1 limit_examples=3000",
+}
 
 
 def main(argv=None):
@@ -67,15 +89,18 @@ def main(argv=None):
                 bench_output.write_csv(out / "bench.csv", measurements, bench_output.MEASUREMENT_COLUMNS)
     summary = [line for case in chosen for line in case.summarize(measurements)]
     if settings.sweeps:
-        measurements, summary = _system(settings, measurements, summary)
+        measurements, summary = _system(settings, measurements, summary, out)
     else:
-        print("sweep speed-up and peak memory not measured (add --sweeps; they take several minutes)")
+        print("sweep rows not measured (add --sweeps; they take many minutes)")
     bench_output.write_csv(out / "bench.csv", measurements, bench_output.MEASUREMENT_COLUMNS)
     bench_output.write_csv(out / "bench_summary.csv", summary, bench_output.SUMMARY_COLUMNS)
     title = f"nnlab vs seed programs, {os.cpu_count()} CPUs, load average {_load():.1f} (shared machine)"
     bench_output.plot(out / "bench.png", summary, title)
     print(bench_output.table(summary))
     print(_overhead_line(summary))
+    grouped = [row for row in measurements if row["benchmark"] in (sweep_vectorize.GROUPED, sweep_vectorize.DEFAULT)]
+    if grouped:
+        print("\n".join(sweep_vectorize.report(grouped)))
     print(f"load average {_load():.2f} at the end; written to {out}/bench.csv, bench_summary.csv, bench.png")
     return summary
 
@@ -109,7 +134,24 @@ def parse(argv):
     parser.add_argument(
         "--torch-threads", type=int, dest="torch_threads", help="threads for the PyTorch seed (default: torch's)"
     )
-    parser.add_argument("--sweeps", action="store_true", help="also sweep speed-up and peak memory (slow)")
+    parser.add_argument("--sweeps", action="store_true", help="also the sweep rows of --sweep-rows (slow)")
+    parser.add_argument(
+        "--sweep-rows",
+        dest="sweep_rows",
+        help=f"with --sweeps, comma-separated: {','.join(SWEEP_ROWS)} (default all): 1 vs 2 workers; peak memory; "
+        "without vs with patience; the 8-trial sweep at vectorize=auto against keras-tuner's RandomSearch and "
+        "against vectorize=1; the default mnist sweep",
+    )
+    parser.add_argument("--group-trials", type=int, dest="group_trials", help="trials of the grouped-sweep rows (8)")
+    parser.add_argument("--group-epochs", type=int, dest="group_epochs", help="epochs of the grouped-sweep rows (3)")
+    parser.add_argument(
+        "--group-limit", type=int, dest="group_limit", help="limit_examples of the grouped-sweep rows (20000)"
+    )
+    parser.add_argument(
+        "--default-sweep",
+        dest="default_sweep",
+        help="overrides for the default-sweep row, e.g. 'max_trials=2 epochs=1' (default: none, the real default)",
+    )
     args = parser.parse_args(argv)
     defaults = {**dataclasses.asdict(Settings()), **(QUICK if args.quick else {})}
     for key, value in defaults.items():
@@ -121,6 +163,11 @@ def parse(argv):
         parser.error(f"--only: unknown benchmark {', '.join(unknown)}; choose from {', '.join(cases.NAMES)}")
     if args.repeats < 1:
         parser.error("--repeats must be at least 1")
+    if isinstance(args.sweep_rows, str):
+        args.sweep_rows = tuple(name.strip() for name in args.sweep_rows.split(",") if name.strip())
+    unknown = sorted(set(args.sweep_rows) - set(SWEEP_ROWS))
+    if unknown:
+        parser.error(f"--sweep-rows: unknown row {', '.join(unknown)}; choose from {', '.join(SWEEP_ROWS)}")
     return args
 
 
@@ -135,21 +182,44 @@ def measure(case, side, seed):
     return row
 
 
-def _system(settings, measurements, summary):
+def _system(settings, measurements, summary, out):
+    """The --sweeps rows chosen by --sweep-rows, each in fresh processes; their measurements and summary rows."""
+    chosen = settings.sweep_rows
     missing = system.tuning_missing()
-    runs = system.run_memory(settings.mnist_limit, settings.seed)
+    rows = system.run_memory(settings.mnist_limit, settings.seed) if "memory" in chosen else []
+    patience, grouped = [], []
     if missing:
         print(f"sweeps {missing}")
-        sweeps = [{"benchmark": "sweep", "side": "workers=1,2", "status": missing}]
+        rows.append({"benchmark": "sweep", "side": "sweeps", "status": missing})
     else:
-        print("measuring the sweep speed-up and peak memory (fresh processes) ...", flush=True)
-        sweeps = system.sweep_speedup(settings.sweep_trials, settings.sweep_epochs, settings.sweep_limit, settings.seed)
-        sweeps += system.sweep_memory(settings.memory_trials, 1, 2_000, settings.seed)
-    patience = [] if missing else sweep_patience.measure(seed=settings.seed)  # the same sweep without/with patience
-    rows = runs + sweeps
+        print(f"measuring the sweep rows {', '.join(chosen)} (fresh processes) ...", flush=True)
+        if "workers" in chosen:
+            rows += system.sweep_speedup(
+                settings.sweep_trials, settings.sweep_epochs, settings.sweep_limit, settings.seed
+            )
+        if "memory" in chosen:
+            rows += system.sweep_memory(settings.memory_trials, 1, 2_000, settings.seed)
+        if "patience" in chosen:
+            patience = sweep_patience.measure(seed=settings.seed)  # the same sweep without and with patience
     for row in rows + patience:
         print(f"  {row['benchmark']:12} {row['side']:22} {_brief(row)}", flush=True)
-    return measurements + rows + patience, summary + cases.system_summary(rows) + sweep_patience.summary(patience)
+    sides = [side for side in sweep_vectorize.SIDES if _grouped_row(side) in chosen]
+    if sides and not missing:
+        work = sweep_vectorize.Work(
+            settings.group_trials,
+            settings.group_epochs,
+            settings.group_limit,
+            tuple(shlex.split(settings.default_sweep)),
+        )
+        echo = lambda row: print(f"  {row['benchmark']:15} {row['side']:15} {sweep_vectorize.brief(row)}", flush=True)
+        grouped = sweep_vectorize.measure(work, settings.repeats, settings.seed, out, sides, echo)
+    summary += cases.system_summary(rows) + sweep_patience.summary(patience) + sweep_vectorize.summary(grouped)
+    return measurements + rows + patience + grouped, summary
+
+
+def _grouped_row(side):
+    """Which --sweep-rows name a side of benchmarks/sweep_vectorize.py belongs to."""
+    return "default" if side == "default" else "vectorize"
 
 
 def _brief(row):

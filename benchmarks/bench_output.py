@@ -29,6 +29,9 @@ MEASUREMENT_COLUMNS = [
     "steps",
     "max_process_rss_mb",
     "peak_tree_rss_mb",
+    "k",  # the grouped-sweep rows: sweep.json's vectorize record (k, how many groups, XLA); empty without one
+    "groups",
+    "xla",
     "device",
     "load_1min",
     "settings",
@@ -62,6 +65,16 @@ def spread(values):
     if not values:
         return None, None, None
     return statistics.median(values), min(values), max(values)
+
+
+def verdict(ratio, target, quality_ok):
+    """pass, FAIL (what failed), or not measured; empty for a row without a target."""
+    if target is None:
+        return ""
+    if ratio is None:
+        return "not measured"
+    failed = [name for name, bad in (("speed", ratio < target), ("result", quality_ok is False)) if bad]
+    return f"FAIL ({', '.join(failed)})" if failed else "pass"
 
 
 def write_csv(path, rows, columns):
@@ -137,10 +150,13 @@ def plot(path, summary, title):
             axes.plot([target, target], [index - 0.4, index + 0.4], color="black", linewidth=2)
     axes.set_yticks(range(len(rows)), [row["benchmark"] for row in rows], fontsize=8)
     axes.invert_yaxis()
-    axes.set_xscale("log")
-    axes.set_xlim(right=2.5 * max(max(row["ratio"], row.get("target") or 0) for row in rows))  # room for labels
+    if rows:
+        axes.set_xscale("log")
+        axes.set_xlim(right=2.5 * max(max(row["ratio"], row.get("target") or 0) for row in rows))  # room for labels
+    else:
+        axes.text(0.5, 0.5, "no ratio measured", ha="center", va="center", transform=axes.transAxes)
     axes.axvline(1, color="gray", linestyle=":", linewidth=1)
-    axes.set_xlabel("speed-up: seed median seconds / nnlab median seconds (black tick: target)")
+    axes.set_xlabel("speed-up: baseline (seed_*) median seconds / nnlab median seconds (black tick: target)")
     axes.set_title(title, fontsize=9)
     figure.tight_layout()
     with atomic.replacing(path, suffix=".png") as tmp:

@@ -12,7 +12,7 @@ import seed_linefit
 import seed_linreg
 import seed_mnist
 import tensorflow as tf
-from bench_output import spread
+from bench_output import spread, verdict
 
 NAMES = ("mnist", "linefit", "linreg")
 GPUS = tf.config.list_physical_devices("GPU")
@@ -69,22 +69,13 @@ class Case:
                     "seed_quality": self.quality(ok["seed"]),
                     "nnlab_quality": self.quality(ok["nnlab"]),
                     "quality_ok": quality_ok,
-                    "passed": _verdict(ratio, comparison.target, quality_ok),
+                    "passed": verdict(ratio, comparison.target, quality_ok),
                     "repeats": min(len(ok["seed"]), len(ok["nnlab"])),
                     "timing": comparison.timing,
                     "note": "; ".join(problems) or f"results equal or better when: {self.rule}",
                 }
             )
         return lines
-
-
-def _verdict(ratio, target, quality_ok):
-    if target is None:
-        return ""
-    if ratio is None:
-        return "not measured"
-    failed = [name for name, bad in (("speed", ratio < target), ("result", quality_ok is False)) if bad]
-    return f"FAIL ({', '.join(failed)})" if failed else "pass"
 
 
 def all_cases(settings):
@@ -223,9 +214,13 @@ def _line_text(rows):
 
 
 def system_summary(rows):
-    """Summary rows for the whole-process figures of benchmarks/system.py."""
+    """Summary rows for the whole-process figures of benchmarks/system.py (those measured)."""
+    workers = [_workers_line(rows)] if any(row["benchmark"] == "sweep" for row in rows) else []
+    return workers + _memory_lines(rows)
+
+
+def _workers_line(rows):
     ok = {row["side"]: row for row in rows if row["status"] == "ok"}
-    lines = []
     one, two = ok.get("workers=1"), ok.get("workers=2")
     sweep = {
         "benchmark": "sweep 1 -> 2 workers",
@@ -238,7 +233,11 @@ def system_summary(rows):
         sweep["note"] = (
             f"{one['settings']}; peak tree RSS {one['peak_tree_rss_mb']:.0f} vs {two['peak_tree_rss_mb']:.0f} MB"
         )
-    lines.append(sweep)
+    return sweep
+
+
+def _memory_lines(rows):
+    lines = []
     for row in rows:
         if row["benchmark"].startswith("memory"):
             lines.append(

@@ -2,8 +2,10 @@
 
 Runs mnist, linreg and a 2-trial mnist sweep through nnlab's own entry functions, then prints, per run, the devices
 TensorFlow used, the strategy and replicas, the XLA setting, the seconds per epoch and the accuracy (or loss), read
-back from the run's env.json and metrics.json. It also says when the system shows a GPU that TensorFlow does not see
-(then `make install GPU=1`). Runs under results/gpu-check/ (or --results) and never touches results/.
+back from the run's env.json and metrics.json; for the sweep, its best objective and how it grouped its trials (k,
+the group count and whether the group program used XLA, from sweep.json's `vectorize` record; "-" without one). It
+also says when the system shows a GPU that TensorFlow does not see (then `make install GPU=1`). Runs under
+results/gpu-check/ (or --results) and never touches results/.
 
     make gpu-check
     make gpu-check ARGS="--quick"      # small data and one epoch: a minute on a CPU, to try the script itself
@@ -25,6 +27,9 @@ import math  # noqa: E402
 from nnlab import experiment as experiment_lib  # noqa: E402
 from nnlab.sweeps import tuning  # noqa: E402
 from nnlab.train import loop, runner, system_gpus  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import sweep_record  # noqa: E402
 
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 QUICK = {
@@ -62,6 +67,16 @@ def describe_run(label, run_dir):
     )
 
 
+def describe_sweep(sweep):
+    """The sweep's line: its trials, best objective and grouping (k, groups, XLA), from its own files."""
+    objective = json.loads(Path(sweep.best_config).read_text())["objective"]
+    grouping = sweep_record.read(sweep.sweep_dir).grouping.text()
+    return (
+        f"sweep    2 trials {sweep.counts}, best trial {sweep.best_trial}: {objective['name']} {objective['value']:.4f}"
+        f"; {grouping}"
+    )
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--results", default="results/gpu-check")
@@ -80,11 +95,7 @@ def main(argv=None):
         *(QUICK["sweep"] if args.quick else ["epochs=2"]),
     ]
     sweep = tuning.tune("mnist", sweep_args, results_dir=args.results, verbose=0)
-    best = json.loads(Path(sweep.best_config).read_text())
-    objective = best["objective"]
-    lines.append(
-        f"sweep    2 trials {sweep.counts}, best trial {sweep.best_trial}: {objective['name']} {objective['value']:.4f}"
-    )
+    lines.append(describe_sweep(sweep))
     print("\n".join(lines))
     return 0
 

@@ -12,6 +12,7 @@ mark (TensorFlow and MNIST already loaded here), so every command reported the h
 
 import os
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -19,6 +20,18 @@ from pathlib import Path
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 MB = 1024 * 1024
+EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
+
+
+def run_nnlab(results, arguments):
+    """`python -m nnlab.cli --results <results> <arguments>` on the repository's experiments, measured as below."""
+    command = [sys.executable, "-m", "nnlab.cli", "--results", str(results), *arguments]
+    return run_measured(command, env=script_env())
+
+
+def script_env():
+    """The environment of a measured process: the repository's experiments, TensorFlow's C++ notices off."""
+    return {**os.environ, "NNLAB_EXPERIMENTS": str(EXPERIMENTS), "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
 def run_measured(command, env=None, timeout=1800):

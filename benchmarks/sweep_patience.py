@@ -10,17 +10,16 @@ sample the same trials (random search draws values from the sweep seed alone). S
 """
 
 import argparse
-import csv
-import json
-import os
+import math
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import memory  # noqa: E402
+import sweep_record  # noqa: E402
 
-REPO = Path(__file__).resolve().parent.parent
+from nnlab.results import layout  # noqa: E402
 
 
 def measure(trials=6, epochs=8, limit_examples=3000, patience=1, seed=0):
@@ -36,12 +35,10 @@ def measure(trials=6, epochs=8, limit_examples=3000, patience=1, seed=0):
             "sweep=patience-bench",
         ]
         with tempfile.TemporaryDirectory(prefix="nnlab-bench-patience-") as results:
-            command = [sys.executable, "-m", "nnlab.cli", "--results", results, "tune", "mnist", *fields]
-            env = {**os.environ, "NNLAB_EXPERIMENTS": str(REPO / "experiments"), "TF_CPP_MIN_LOG_LEVEL": "2"}
-            measured = memory.run_measured(command, env=env)
+            measured = memory.run_nnlab(results, ["tune", "mnist", *fields])
             row = {"benchmark": "sweep_patience", "side": f"patience={value}", "seconds": measured["seconds"]}
             row["max_process_rss_mb"] = measured["max_process_rss_mb"]
-            row.update(_outcome(Path(results) / "mnist" / "sweeps" / "patience-bench"))
+            row.update(_outcome(Path(results) / "mnist" / layout.SWEEPS / "patience-bench"))
         row["settings"] = " ".join(fields)
         row["status"] = "ok" if measured["returncode"] == 0 else f"failed (exit {measured['returncode']})"
         rows.append(row)
@@ -76,12 +73,11 @@ def summary(rows):
 def _outcome(sweep_dir):
     """The best objective and the epochs every trial trained, from the sweep's own files."""
     try:
-        best = json.loads((sweep_dir / "best_config.json").read_text())
-        with open(sweep_dir / "trials.csv", newline="") as stream:
-            epochs = sum(int(row["epochs_run"]) for row in csv.DictReader(stream))
-    except (OSError, ValueError, KeyError):
-        return {"objective": "", "best": float("nan"), "epochs_trained": 0}
-    return {"objective": best["objective"]["name"], "best": best["objective"]["value"], "epochs_trained": epochs}
+        sweep = sweep_record.read(sweep_dir)
+        epochs = sum(int(row["epochs_run"]) for row in sweep.trials)
+    except (OSError, ValueError, KeyError, TypeError):
+        return {"objective": "", "best": math.nan, "epochs_trained": 0}
+    return {"objective": sweep.objective, "best": sweep.best, "epochs_trained": epochs}
 
 
 def main(argv=None):

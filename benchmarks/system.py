@@ -8,14 +8,9 @@ Seconds here are whole commands (interpreter start, TensorFlow import, data, eve
 """
 
 import importlib.util
-import os
-import sys
 import tempfile
-from pathlib import Path
 
 import memory
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def tuning_missing():
@@ -46,9 +41,7 @@ def sweep_memory(trials, epochs, limit_examples, seed):
 
 def _measure(benchmark, side, arguments):
     with tempfile.TemporaryDirectory(prefix="nnlab-bench-system-") as results:
-        command = [sys.executable, "-m", "nnlab.cli", "--results", results, *arguments]
-        env = {**os.environ, "NNLAB_EXPERIMENTS": str(REPO / "experiments"), "TF_CPP_MIN_LOG_LEVEL": "2"}
-        measured = memory.run_measured(command, env=env)
+        measured = memory.run_nnlab(results, arguments)
     row = {
         "benchmark": benchmark,
         "side": side,
