@@ -99,7 +99,8 @@ def test_resume_says_so_when_a_config_json_is_damaged(tmp_path, capsys):
     dead.wait()
     atomic.write_json(run_dir.file("status.json"), {"status": "running", "pid": dead.pid, "host": "x"})
     assert rundir.unfinished(tmp_path / "results", "tiny", {"epochs": 1}) is None
-    assert "config.json cannot be read (JSONDecodeError), so --resume cannot tell" in capsys.readouterr().err
+    # atomic.read_json is bounded (issue 19): invalid JSON is a bounded.Unreadable, as a too deep or too large file
+    assert "config.json cannot be read (Unreadable), so --resume cannot tell" in capsys.readouterr().err
     assert run_dir.status() == status.FAILED  # no longer shown as running for ever
 
 

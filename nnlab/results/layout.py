@@ -1,7 +1,7 @@
 """Every file name in a run or sweep directory, in one place: writers and readers import these, never spell them.
 
 results/
-  report.html  report.md  report_files/              nnlab report
+  report.html  report.md  report_files/              nnlab report (report_files/.manifest.json: what it wrote)
   <experiment>/
     <run-id>/                                          nnlab run
       config.json  status.json  env.json  metrics.json
@@ -129,3 +129,5 @@ def trial_dir(trial_id):
 REPORT_HTML = "report.html"
 REPORT_MARKDOWN = "report.md"
 REPORT_FILES = "report_files"
+# In report_files/: the plain names of the images the report wrote, the only files a later report may delete.
+REPORT_MANIFEST = ".manifest.json"
