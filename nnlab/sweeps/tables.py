@@ -7,12 +7,11 @@ can rebuild them.
 """
 
 import dataclasses
-import json
 import math
 from pathlib import Path
 
 from nnlab import search_space
-from nnlab.results import atomic, history, layout
+from nnlab.results import atomic, bounded, history, layout, limits
 from nnlab.results.ranking import better
 
 TUNER_DIR = layout.TUNER
@@ -144,8 +143,9 @@ def read_trials(tuner_dir):
     trials = {}
     for path in sorted(Path(tuner_dir).glob(layout.ALL_TRIAL_STATES)):
         try:
-            state = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
+            state = bounded.read_json(path, max_bytes=limits.TUNER_JSON_MAX_BYTES)
+        except (OSError, ValueError):  # bounded.Unreadable included: too large, too deep, not a regular file
             continue  # being written by another process; the next refresh reads it
-        trials[state["trial_id"]] = state
+        if isinstance(state, dict) and isinstance(state.get("trial_id"), str):
+            trials[state["trial_id"]] = state
     return trials
