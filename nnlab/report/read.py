@@ -41,8 +41,8 @@ class RunRecord:
     history: pd.DataFrame | None = None
     variants: dict = dataclasses.field(default_factory=dict)  # study runs: variant name -> its history table
     problems: list = dataclasses.field(default_factory=list)
-    unreadable: list = dataclasses.field(default_factory=list)  # files that broke a limit (and why)
-    budget: "FigureBudget" = dataclasses.field(default_factory=lambda: FigureBudget())
+    unreadable: list = dataclasses.field(default_factory=list)  # files that broke a limit
+    budgets: "Budgets" = dataclasses.field(default_factory=lambda: Budgets())
 
     @property
     def run_id(self):
@@ -97,8 +97,8 @@ class SweepRecord:
     history: pd.DataFrame | None = None
     best: dict = dataclasses.field(default_factory=dict)  # best_config.json
     problems: list = dataclasses.field(default_factory=list)
-    unreadable: list = dataclasses.field(default_factory=list)  # files that broke a limit (and why)
-    budget: "FigureBudget" = dataclasses.field(default_factory=lambda: FigureBudget())
+    unreadable: list = dataclasses.field(default_factory=list)  # files that broke a limit
+    budgets: "Budgets" = dataclasses.field(default_factory=lambda: Budgets())
 
     @property
     def sweep_id(self):
@@ -124,27 +124,26 @@ def started_at(run_id):
 def scan(results_dir):
     """Every experiment under results_dir with its runs and sweeps, experiments by name, runs newest first.
 
-    Their figures are read through one FigureBudget, so one report embeds at most REPORT_FIGURES_MAX_BYTES.
+    Every file is read through one set of Budgets, so one report reads and embeds a bounded amount in all.
     """
     results_dir = Path(results_dir)
-    budget = FigureBudget()
+    budgets = Budgets()
     experiments = []
     for directory in sorted(_subdirs(results_dir, results_dir)):
         if directory.name == REPORT_FILES:
             continue
-        runs = [
-            read_run(directory.name, path, budget) for path in _subdirs(directory, results_dir) if _looks_like_run(path)
-        ]
-        sweeps = [read_sweep(directory.name, path, budget) for path in _subdirs(directory / SWEEPS, results_dir)]
+        # Newest first, so that when a budget runs out it is the oldest runs and sweeps that are not read.
+        paths = sorted((path for path in _subdirs(directory, results_dir) if _looks_like_run(path)), reverse=True)
+        runs = [read_run(directory.name, path, budgets) for path in paths]
+        paths = sorted(_subdirs(directory / SWEEPS, results_dir), reverse=True)
+        sweeps = [read_sweep(directory.name, path, budgets) for path in paths]
         if runs or sweeps:
-            runs.sort(key=lambda run: run.run_id, reverse=True)
-            sweeps.sort(key=lambda sweep: sweep.sweep_id, reverse=True)
             experiments.append(ExperimentRecord(directory.name, runs, sweeps))
     return experiments
 
 
-def read_run(experiment, path, budget=None):
-    run = RunRecord(experiment=experiment, path=path, budget=budget or FigureBudget())
+def read_run(experiment, path, budgets=None):
+    run = RunRecord(experiment=experiment, path=path, budgets=budgets or Budgets())
     status = _json(path / layout.STATUS, run)
     run.status = status.get("status") if isinstance(status.get("status"), str) else "unknown"
     if status and run.status == "unknown":
@@ -158,74 +157,94 @@ def read_run(experiment, path, budget=None):
     # A run still training or one that failed has no metrics.json by design; only a "done" run misses it.
     run.metrics = _json(path / layout.METRICS, run, required=run.status == "done")
     for csv_path in sorted(path.glob(layout.history("*"))):
-        run.variants[csv_path.stem.removeprefix("history-")] = read_history(csv_path, run.problems)
+        run.variants[csv_path.stem.removeprefix("history-")] = read_history(csv_path, run.problems, run.budgets)
     if (path / layout.history()).exists() or (run.status == "done" and not run.variants):
-        run.history = read_history(path / layout.history(), run.problems)
+        run.history = read_history(path / layout.history(), run.problems, run.budgets)
     return run
 
 
-def read_sweep(experiment, path, budget=None):
-    sweep = SweepRecord(experiment=experiment, path=path, budget=budget or FigureBudget())
+def read_sweep(experiment, path, budgets=None):
+    sweep = SweepRecord(experiment=experiment, path=path, budgets=budgets or Budgets())
     sweep.spec = _json(path / layout.SWEEP, sweep)
     # A sweep writes trials.csv after its first trial and best_config.json when it ends.
     if (path / layout.TRIALS).exists() or sweep.spec.get("status") == "done":
-        sweep.trials = read_csv(path / layout.TRIALS, sweep.problems, text_columns=("trial_id", "status"))
+        sweep.trials = read_csv(
+            path / layout.TRIALS, sweep.problems, ("trial_id", "status"), budget=sweep.budgets.history
+        )
     if (path / layout.SWEEP_HISTORY).exists():
-        sweep.history = read_history(path / layout.SWEEP_HISTORY, sweep.problems, text_columns=("trial_id",))
+        sweep.history = read_history(path / layout.SWEEP_HISTORY, sweep.problems, sweep.budgets, ("trial_id",))
     sweep.best = _json(path / layout.BEST_CONFIG, sweep, required=sweep.spec.get("status") == "done")
     return sweep
 
 
-def read_history(path, problems, text_columns=()):
+def read_history(path, problems, budgets=None, text_columns=()):
     """A history CSV with every column but `text_columns` numeric (a torn cell becomes NaN, not text)."""
-    table = read_csv(path, problems, text_columns, numeric=True, kind="history")
+    budget = budgets.history if budgets is not None else None
+    table = read_csv(path, problems, text_columns, numeric=True, kind="history", budget=budget)
     if table is not None and "epoch" in table and table["epoch"].isna().any():
         table = table.dropna(subset=["epoch"])
     return table
 
 
-def read_csv(path, problems, text_columns=(), numeric=False, kind="table"):
+def read_csv(path, problems, text_columns=(), numeric=False, kind="table", budget=None):
     """A CSV nnlab wrote as a table; None (and a problem noted) if it cannot be read or breaks a limit.
 
-    A file above HISTORY_MAX_BYTES is not read ("<kind> not shown (N bytes)"), nor one of more than CSV_MAX_COLUMNS
-    columns; the parsing rules (torn last line, malformed rows, numbers, the leading ' of csv_cell) are
-    nnlab.report.csv_table's.
+    A file above HISTORY_MAX_BYTES is not read ("<kind> not shown (N bytes)"), nor one beyond what `budget` has
+    left ("<kind> not shown (report full)"), nor one of more than CSV_MAX_COLUMNS columns; the parsing rules (torn
+    last line, malformed rows, numbers, the leading ' of csv_cell) are nnlab.report.csv_table's.
 
     Args:
       text_columns: columns kept as text (trial ids such as "07" are names, not numbers).
       numeric: every other column is a number, a bad cell NaN; otherwise a column with any non-number stays text.
-      kind: what the file holds, for the message when it is too large ("history", "table").
+      kind: what the file holds, for the message when it is not read ("history", "table").
+      budget: the report's Budget of CSV bytes (None: this file's own limit only).
     """
+    room = limits.HISTORY_MAX_BYTES if budget is None else min(limits.HISTORY_MAX_BYTES, budget.left)
     try:
-        data, _ = local_file(path, limits.HISTORY_MAX_BYTES)
+        data, _ = local_file(path, room)
     except FileNotFoundError:
         problems.append(f"{path.name} missing")
         return None
     except bounded.TooLarge as error:
-        problems.append(f"{path.name}: {kind} not shown ({error.size} bytes)")
+        reason = f"{error.size} bytes" if error.size > limits.HISTORY_MAX_BYTES else REPORT_FULL
+        problems.append(f"{path.name}: {kind} not shown ({reason})")
         return None
     except (OSError, ValueError) as error:
         problems.append(_unreadable(path, error))
         return None
+    if budget is not None:
+        budget.take(len(data))
     return csv_table.parse(data, path.name, problems, text_columns, numeric)
 
 
-class FigureBudget:
-    """The figure bytes one report may still embed (REPORT_FIGURES_MAX_BYTES), shared by every record of a scan."""
+class Budget:
+    """An amount (bytes, JSON items) one report may still read or embed, shared by every record of one scan."""
 
-    def __init__(self, total=None):
-        self.left = limits.REPORT_FIGURES_MAX_BYTES if total is None else total
+    def __init__(self, total):
+        self.left = total
 
-    def take(self, size):
-        """Reserve `size` bytes; False (and nothing reserved) when they do not fit."""
-        if size > self.left:
+    def take(self, amount):
+        """Reserve `amount`; False (and nothing reserved) when it does not fit."""
+        if amount > self.left:
             return False
-        self.left -= size
+        self.left -= amount
         return True
 
-    def release(self, size):
-        """Give back bytes taken for a figure that is not embedded after all (or is embedded in another form)."""
-        self.left += size
+    def release(self, amount):
+        """Give back what was taken for something not kept after all (or kept in another form)."""
+        self.left += amount
+
+
+@dataclasses.dataclass
+class Budgets:
+    """What one report reads in all: figure bytes it embeds, history bytes it parses, JSON items it keeps.
+
+    Each file has its own limit too; these bound a tree of many files each just under it (limits.REPORT_*).
+    """
+
+    figures: Budget = dataclasses.field(default_factory=lambda: Budget(limits.REPORT_FIGURES_MAX_BYTES))
+    history: Budget = dataclasses.field(default_factory=lambda: Budget(limits.REPORT_HISTORY_MAX_BYTES))
+    json: Budget = dataclasses.field(default_factory=lambda: Budget(limits.REPORT_JSON_MAX_ITEMS))
 
 
 class NotShown(Exception):
@@ -268,9 +287,14 @@ def figure(path, budget, kinds=("png", "gif")):
 
 def _json(path, record, required=True):
     """A JSON object from `path`, or {} when missing or broken (noted in the record's problems; missing only if
-    required). A file that breaks a limit (size, nesting, digits) also marks the record unreadable."""
+    required). A file that breaks a limit (size, nesting, digits), or holds more items than the report's JSON
+    budget has left, also marks the record unreadable."""
     try:
-        data = bounded.loads(local_text(path, limits.JSON_MAX_BYTES), where=str(path))
+        content = local_text(path, limits.JSON_MAX_BYTES)
+        items, left = bounded.measure(content)[1], record.budgets.json.left
+        if not record.budgets.json.take(items):
+            raise bounded.OverLimit(f"{path} holds {items} JSON items, more than the {left} the report has left")
+        data = bounded.loads(content, where=str(path))
     except FileNotFoundError:
         if required:
             record.problems.append(f"{path.name} missing")

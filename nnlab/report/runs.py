@@ -239,7 +239,7 @@ def experiment_figures(run, run_role):
         if run.variants and path.name == layout.STUDY_COMPARISON:
             continue  # shown in the study's own section
         try:
-            data, mode, kind = report_data.figure(path, run.budget)
+            data, mode, kind = report_data.figure(path, run.budgets.figures)
         except report_data.NotShown as refusal:
             not_shown.append(f"{path.name} not shown ({refusal.reason})")
             continue
@@ -247,7 +247,8 @@ def experiment_figures(run, run_role):
             continue
         name, caption = (path.name if path.suffix == ".png" else f"{path.name}.png"), ""
         if kind == "gif":
-            data, name, caption = _last_frame(data, run.budget), f"{path.stem}-last-frame.png", "last frame of "
+            data, name = _last_frame(data, run.budgets.figures), f"{path.stem}-last-frame.png"
+            caption = "last frame of "
             if data is None:
                 not_shown.append(f"{path.name} not shown ({report_data.SIZE_OR_TYPE})")
                 continue
@@ -352,7 +353,7 @@ def study_blocks(run):
     caption += hidden_columns(hidden)
     blocks = [doc.Heading(3, f"Study {run.run_id}: variants"), doc.Table(columns, rows, caption=caption)]
     # The study's own overlay when it drew one; drawn here for a study that stopped before it.
-    image, mode = _stored_png(run.path / layout.STUDY_COMPARISON, run.budget)
+    image, mode = _stored_png(run.path / layout.STUDY_COMPARISON, run.budgets.figures)
     image = image or curves.png_bytes(
         curves.overlay(list(run.variants.items()), f"study {run.run_id}: variants", compiled_metrics([run]))
     )

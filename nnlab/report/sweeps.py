@@ -188,7 +188,7 @@ def figures(sweep, trials, params, objective, direction, best_trial):
         found = None
         for file in file_names if trusted else []:
             try:  # a copy keeps the stored PNG's permissions
-                data, mode, _ = report_data.figure(sweep.path / file, sweep.budget, kinds=("png",))
+                data, mode, _ = report_data.figure(sweep.path / file, sweep.budgets.figures, kinds=("png",))
             except report_data.NotShown as refusal:
                 not_shown.append(f"{file} not shown ({refusal.reason}; drawn by the report instead)")
                 continue

@@ -102,23 +102,31 @@ def loads(text, where="JSON", max_depth=limits.JSON_MAX_DEPTH):
 
 
 def nesting_depth(text, chunk_bytes=1 << 20):
-    """The deepest nesting of [ and { in JSON text, brackets inside strings not counted (no recursion).
+    """The deepest nesting of [ and { in JSON text, brackets inside strings not counted (no recursion)."""
+    return measure(text, chunk_bytes)[0]
+
+
+def measure(text, chunk_bytes=1 << 20):
+    """(deepest nesting, items) of JSON text without parsing it: items counts the commas and opening brackets
+    outside strings (about one per value parsed), a measure of the memory its parsed form takes.
 
     Counted a chunk at a time, so a 256 MB tuner file costs a few MB of working memory, not several GB.
     """
     raw = _ESCAPED.sub(b"__", text.encode("utf-8"))  # an escaped quote or backslash is no string boundary
-    inside_string, depth, deepest = 0, 0, 0
+    inside_string, depth, deepest, items = 0, 0, 0, 1
     for start in range(0, len(raw), chunk_bytes):
         data = np.frombuffer(raw, dtype=np.uint8, count=min(chunk_bytes, len(raw) - start), offset=start)
         quote = data == ord('"')
-        inside = (np.cumsum(quote, dtype=np.int64) - quote + inside_string) % 2 == 1  # after an odd number
-        step = (data == ord("[")).astype(np.int8) + (data == ord("{")) - (data == ord("]")) - (data == ord("}"))
-        step[inside] = 0
+        outside = (np.cumsum(quote, dtype=np.int64) - quote + inside_string) % 2 == 0  # after an even number
+        opening = (data == ord("[")) | (data == ord("{"))
+        step = opening.astype(np.int8) - (data == ord("]")) - (data == ord("}"))
+        step[~outside] = 0
         levels = np.cumsum(step, dtype=np.int64) + depth
         deepest = max(deepest, int(levels.max()))
         depth = int(levels[-1])
         inside_string = (inside_string + int(quote.sum())) % 2
-    return deepest
+        items += int(np.count_nonzero(outside & (opening | (data == ord(",")))))
+    return deepest, items
 
 
 def _bounded_int(text):

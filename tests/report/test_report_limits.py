@@ -158,8 +158,19 @@ def test_other_readers_of_run_and_sweep_json_are_bounded(results, tmp_path):
     assert list(tables.read_trials(project)) == ["1"]
 
 
+def test_many_files_each_under_its_limit_share_one_budget(results, monkeypatch):
+    monkeypatch.setattr(limits, "REPORT_HISTORY_MAX_BYTES", (results / "exp" / RUN / "history.csv").stat().st_size)
+    _, markdown = _report(results)
+    assert "history not shown (report full)" in _row(markdown, OTHER) and "history" not in _row(markdown, RUN)
+    items = sum(bounded.measure(path.read_text())[1] for path in (results / "exp" / RUN).glob("*.json"))
+    monkeypatch.setattr(limits, "REPORT_JSON_MAX_ITEMS", items)  # the newest run's JSON files, read first
+    _, markdown = _report(results)
+    assert "unreadable" in _row(markdown, OTHER) and "the report has left" in _row(markdown, OTHER)
+    assert "unreadable" not in _row(markdown, RUN)
+
+
 def test_a_figure_read_is_bounded_and_typed(tmp_path):
-    budget = report_data.FigureBudget(total=10_000)
+    budget = report_data.Budget(10_000)
     png = trees.write(tmp_path / "a.png", trees.PNG)
     data, mode, kind = report_data.figure(png, budget)
     assert data == trees.PNG and kind == "png" and budget.left == 10_000 - len(trees.PNG)
@@ -168,4 +179,4 @@ def test_a_figure_read_is_bounded_and_typed(tmp_path):
     with pytest.raises(report_data.NotShown, match="size or type"):
         report_data.figure(trees.sparse(tmp_path / "c.png", limits.FIGURE_MAX_BYTES + 1), budget)
     with pytest.raises(report_data.NotShown, match="report full"):
-        report_data.figure(png, report_data.FigureBudget(total=10))
+        report_data.figure(png, report_data.Budget(10))
