@@ -64,6 +64,10 @@ class ReportOutputs:
         for name in PAGES:
             _refuse_unless(self._lstat(name), stat.S_ISREG, self.results_dir / name, "a plain file")
         _refuse_unless(self._lstat(FILES), stat.S_ISDIR, self.results_dir / FILES, "a plain directory")
+        if self._lstat(FILES) is not None:  # a directory is the one entry a rename cannot replace
+            manifest = self._lstat(MANIFEST, self._open_files(create=False))
+            if manifest is not None and stat.S_ISDIR(manifest.st_mode):
+                raise NnlabError(_refusal(self.results_dir / FILES / MANIFEST, "a directory", "a plain file"))
 
     def remove_stale_temporaries(self, started):
         """Delete the temporary files an interrupted report left (regular files whose mtime is before `started`)."""
@@ -74,24 +78,32 @@ class ReportOutputs:
 
     def write_page(self, name, chunks, mode=atomic.FILE_MODE):
         """Atomically replace report.html or report.md (one of PAGES) with `chunks`, created with `mode`."""
-        atomic.write_in(self._results, name, chunks, mode)
+        with _named(self.results_dir / name):
+            atomic.write_in(self._results, name, chunks, mode)
 
     def write_figures(self, figures):
         """Write each figure as report_files/<name> (its copy no wider than the original) and delete the images an
         earlier report wrote that this one no longer links. Every name is in the manifest before its file exists."""
         if not figures and self._lstat(FILES) is None:
             return
-        files = self._open_files(create=True)
+        with _named(self.results_dir / FILES):
+            files = self._open_files(create=True)
         earlier = _manifest(files)
         names = [figure.name for figure in figures]
-        _write_manifest(files, earlier | set(names))
+        self._write_manifest(files, earlier | set(names))
         for figure in figures:
-            atomic.write_in(files, figure.name, figure.data, no_wider_than([figure.mode]))
+            with _named(self.results_dir / FILES / figure.name):
+                atomic.write_in(files, figure.name, figure.data, no_wider_than([figure.mode]))
         kept = set(names)
         for name in sorted(earlier - kept):
             if not _remove_own(files, name):
                 kept.add(name)  # could not delete it now: still ours, try again next time
-        _write_manifest(files, kept)
+        self._write_manifest(files, kept)
+
+    def _write_manifest(self, files, names):
+        record = {"written_by": "nnlab report", "files": sorted(names)}
+        with _named(self.results_dir / FILES / MANIFEST):
+            atomic.write_in(files, MANIFEST, json.dumps(record, indent=1) + "\n")
 
     def _lstat(self, name, directory=None):
         try:
@@ -148,9 +160,15 @@ def _manifest(files):
     return {name for name in listed if plain_name(name)} if isinstance(listed, list) else set()
 
 
-def _write_manifest(files, names):
-    record = {"written_by": "nnlab report", "files": sorted(names)}
-    atomic.write_in(files, MANIFEST, json.dumps(record, indent=1) + "\n")
+@contextlib.contextmanager
+def _named(path):
+    """OSErrors of the writes inside name `path` (they happen relative to a descriptor, so they name no path)."""
+    try:
+        yield
+    except OSError as error:
+        if error.errno is None:
+            raise
+        raise type(error)(error.errno, error.strerror, str(path)) from error
 
 
 def _remove_own(files, name):

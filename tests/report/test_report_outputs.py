@@ -73,6 +73,10 @@ def test_report_files_that_is_a_file_is_refused(results, capsys):
     trees.write(results / "report_files", "a file where the folder goes")
     code, error = _refused(results, capsys)
     assert code == 2 and "report_files is a regular file, not a plain directory" in error
+    (results / "report_files").unlink()
+    (results / "report_files" / layout.REPORT_MANIFEST / "inside").mkdir(parents=True)
+    code, error = _refused(results, capsys)
+    assert code == 2 and "report_files/.manifest.json is a directory, not a plain file" in error
 
 
 def test_a_linked_results_directory_is_followed(results, tmp_path):
