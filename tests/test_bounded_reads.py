@@ -68,3 +68,29 @@ def test_not_utf8_is_unreadable(tmp_path):
     path.write_bytes(b"\xff\xfe{}")
     with pytest.raises(bounded.Unreadable, match="UTF-8"):
         bounded.read_json(path)
+
+
+def test_depth_is_counted_across_chunks():
+    text = json.dumps({"a": ['x"[[[', {"b": "\\\\"}, [[["{"]]]]})
+    expected = bounded.nesting_depth(text)
+    assert expected == 5
+    for size in (1, 2, 3, 7, 64):
+        assert bounded.nesting_depth(text, chunk_bytes=size) == expected, size
+
+
+def test_read_file_reports_size_and_refuses_a_link_when_asked(tmp_path):
+    big = tmp_path / "big.bin"
+    with open(big, "wb") as stream:
+        stream.truncate(5000)
+    with pytest.raises(bounded.TooLarge) as caught:
+        bounded.read_file(big, 4999)
+    assert caught.value.size == 5000 and isinstance(caught.value, bounded.OverLimit)
+    (tmp_path / "link").symlink_to(big)
+    directory = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        data, info = bounded.read_file("link", 5000, dir_fd=directory)
+        assert len(data) == info.st_size == 5000
+        with pytest.raises(OSError):
+            bounded.read_file("link", 5000, dir_fd=directory, follow_symlinks=False)
+    finally:
+        os.close(directory)

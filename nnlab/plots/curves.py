@@ -9,6 +9,7 @@ it to a file (`save`) or embed its bytes (`png_bytes`), and a test can inspect i
 """
 
 import io
+import math
 from pathlib import Path
 
 import matplotlib
@@ -18,7 +19,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
-from nnlab.results import atomic, layout  # noqa: E402
+from nnlab.plots import tables  # noqa: E402
+from nnlab.results import atomic, layout, limits  # noqa: E402
 
 NOT_METRICS = {"epoch", "seconds", "learning_rate", "execution", "trial_id"}
 MAX_PANELS = 4  # loss, a metric or two, and room for a tracked value such as a fitted weight
@@ -53,6 +55,18 @@ def tracked_names(columns, metrics=()):
     ]
 
 
+def thinned(table, max_points=limits.HISTORY_MAX_POINTS):
+    """At most `max_points` rows of a history table: every k-th row plus the last, so a curve of a very long run
+    keeps its shape and ends where the run ended (HISTORY_MAX_POINTS rows or fewer are drawn whole)."""
+    if table is None or len(table) <= max_points:
+        return table
+    step = math.ceil(len(table) / (max_points - 1))
+    rows = list(range(0, len(table), step))
+    if rows[-1] != len(table) - 1:
+        rows.append(len(table) - 1)
+    return table.iloc[rows]
+
+
 def integer_epochs(axes):
     """Whole-number epoch ticks: a 1-epoch run shows '1', never 0.96, 0.98, 1.00, ..."""
     axes.xaxis.set_major_locator(ticker.MaxNLocator(integer=True, min_n_ticks=1))
@@ -79,6 +93,7 @@ def legend_below(axes, **options):
 
 def history_figure(history, name, metrics=()):
     """One metric's curve per epoch (training and validation), or one tracked value's curve; None if absent."""
+    history = thinned(history)
     figure, axes = plt.subplots(figsize=(6, 4))
     if name in tracked_names(history.columns, metrics):
         series = [(name, name, VALIDATION)]
@@ -103,7 +118,7 @@ def history_figure(history, name, metrics=()):
 
 def plot_history(history_csv, out_dir, variant="", metrics=()):
     """Write `[<variant>-]<name>.png` for each metric and tracked value of a history.csv; return the paths."""
-    history = pd.read_csv(history_csv)
+    history = tables.read_csv(history_csv)
     written = []
     for name in metric_names(history):
         figure = history_figure(history, name, metrics)
@@ -124,7 +139,7 @@ def overlay(histories, title, metrics=(), max_panels=MAX_PANELS):
       metrics: names known to be metrics (config.json's `metrics`), see tracked_names.
       max_panels: the most panels to draw (None: all), so a report page stays readable.
     """
-    histories = [(label, table) for label, table in histories if _has_rows(table)]
+    histories = [(label, thinned(table)) for label, table in histories if _has_rows(table)]
     names = list(dict.fromkeys(name for _, table in histories for name in metric_names(table)))[:max_panels]
     if not names:
         return None

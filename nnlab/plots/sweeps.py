@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from nnlab.errors import NnlabError
-from nnlab.plots import curves
+from nnlab.plots import curves, tables
 from nnlab.results import layout
 
 plt = curves.plt  # matplotlib, already switched to the Agg backend
@@ -78,8 +78,8 @@ def sweep_axes(fields, declared=None, searchable=None, where="SWEEP_AXES"):
 def draw_all(sweep_dir, objective, direction, axes):
     """Write the sweep's PNGs (file_names(axes)) into its directory from its CSVs; return the paths written."""
     sweep_dir = Path(sweep_dir)
-    trials = pd.read_csv(sweep_dir / layout.TRIALS, dtype={"trial_id": str})
-    history = pd.read_csv(sweep_dir / layout.SWEEP_HISTORY, dtype={"trial_id": str})
+    trials = tables.read_csv(sweep_dir / layout.TRIALS, dtype={"trial_id": str})
+    history = tables.read_csv(sweep_dir / layout.SWEEP_HISTORY, dtype={"trial_id": str})
     first, second = axes
     drawings = {
         layout.objective_vs(first): objective_vs(trials, first, objective, direction, colour_field=second),
@@ -161,6 +161,7 @@ def trial_curves(history, objective, title):
     for key, rows in lines:
         key = key if isinstance(key, tuple) else (key,)
         label = f"trial {key[0]}" + (f" run {key[1]}" if len(key) > 1 else "")
+        rows = curves.thinned(rows)
         axes.plot(rows["epoch"] + 1, rows[objective], marker=".", label=label)
     axes.set(xlabel="epoch", ylabel=objective, title=title)
     curves.integer_epochs(axes)

@@ -89,7 +89,7 @@ def metrics_table(runs, labels):
         ["epochs", *(report_runs.epochs(run) for run in runs)],
         ["wall time", *(doc.seconds(report_runs.wall_seconds(run)) for run in runs)],
         ["device", *(report_repro.device(run.env) for run in runs)],
-        ["git commit", *((run.env.get("git_commit") or "")[:12] for run in runs)],
+        ["git commit", *(report_repro.commit(run.env) for run in runs)],
     ]
     return doc.Table(["measure", *labels], rows, caption="Values in brackets: difference from the first run.")
 

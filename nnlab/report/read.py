@@ -5,15 +5,13 @@ returns what it could read plus a list of `problems` in words, and never raises 
 
 A results directory may be shared, so nothing here follows a symlink out of it: a directory counts only when its
 real path lies inside the results tree, a file only when its real path lies inside its own run or sweep directory
-(a `secret.png` linked to a file elsewhere is neither read nor copied into the report).
+(a `secret.png` linked to a file elsewhere is neither read nor copied into the report). And nothing here reads
+more than nnlab.results.limits allows: a file that breaks a limit marks its run or sweep unreadable, a figure or
+history above its size is named as not shown, and the report goes on.
 """
 
-import csv
 import dataclasses
 import datetime
-import io
-import json
-import math
 import os
 import re
 import stat
@@ -21,7 +19,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from nnlab.results import layout
+from nnlab.report import csv_table
+from nnlab.results import bounded, layout, limits
 
 RUN_ID = re.compile(r"^(\d{8}-\d{6})-[0-9a-f]+$")
 SWEEPS = layout.SWEEPS
@@ -42,6 +41,8 @@ class RunRecord:
     history: pd.DataFrame | None = None
     variants: dict = dataclasses.field(default_factory=dict)  # study runs: variant name -> its history table
     problems: list = dataclasses.field(default_factory=list)
+    unreadable: list = dataclasses.field(default_factory=list)  # files that broke a limit
+    budgets: "Budgets" = dataclasses.field(default_factory=lambda: Budgets())
 
     @property
     def run_id(self):
@@ -96,6 +97,8 @@ class SweepRecord:
     history: pd.DataFrame | None = None
     best: dict = dataclasses.field(default_factory=dict)  # best_config.json
     problems: list = dataclasses.field(default_factory=list)
+    unreadable: list = dataclasses.field(default_factory=list)  # files that broke a limit
+    budgets: "Budgets" = dataclasses.field(default_factory=lambda: Budgets())
 
     @property
     def sweep_id(self):
@@ -119,134 +122,200 @@ def started_at(run_id):
 
 
 def scan(results_dir):
-    """Every experiment under results_dir with its runs and sweeps, experiments by name, runs newest first."""
+    """Every experiment under results_dir with its runs and sweeps, experiments by name, runs newest first.
+
+    Every file is read through one set of Budgets, so one report reads and embeds a bounded amount in all.
+    """
     results_dir = Path(results_dir)
+    budgets = Budgets()
     experiments = []
     for directory in sorted(_subdirs(results_dir, results_dir)):
         if directory.name == REPORT_FILES:
             continue
-        runs = [read_run(directory.name, path) for path in _subdirs(directory, results_dir) if _looks_like_run(path)]
-        sweeps = [read_sweep(directory.name, path) for path in _subdirs(directory / SWEEPS, results_dir)]
+        # Newest first, so that when a budget runs out it is the oldest runs and sweeps that are not read.
+        paths = sorted((path for path in _subdirs(directory, results_dir) if _looks_like_run(path)), reverse=True)
+        runs = [read_run(directory.name, path, budgets) for path in paths]
+        paths = sorted(_subdirs(directory / SWEEPS, results_dir), reverse=True)
+        sweeps = [read_sweep(directory.name, path, budgets) for path in paths]
         if runs or sweeps:
-            runs.sort(key=lambda run: run.run_id, reverse=True)
-            sweeps.sort(key=lambda sweep: sweep.sweep_id, reverse=True)
             experiments.append(ExperimentRecord(directory.name, runs, sweeps))
     return experiments
 
 
-def read_run(experiment, path):
-    run = RunRecord(experiment=experiment, path=path)
-    status = _json(path / layout.STATUS, run.problems)
+def read_run(experiment, path, budgets=None):
+    run = RunRecord(experiment=experiment, path=path, budgets=budgets or Budgets())
+    status = _json(path / layout.STATUS, run)
     run.status = status.get("status") if isinstance(status.get("status"), str) else "unknown"
     if status and run.status == "unknown":
         run.problems.append("status.json has no status")
     run.message, run.updated = str(status.get("message", "")), str(status.get("updated", ""))
-    config = _json(path / layout.CONFIG, run.problems)
+    config = _json(path / layout.CONFIG, run)
     run.config, run.overrides = _dict(config.get("config")), _dict(config.get("overrides"))
     if config and not run.config:
         run.problems.append("config.json has no config record")
-    run.env = _json(path / layout.ENVIRONMENT, run.problems, required=run.status == "done")
+    run.env = _json(path / layout.ENVIRONMENT, run, required=run.status == "done")
     # A run still training or one that failed has no metrics.json by design; only a "done" run misses it.
-    run.metrics = _json(path / layout.METRICS, run.problems, required=run.status == "done")
+    run.metrics = _json(path / layout.METRICS, run, required=run.status == "done")
     for csv_path in sorted(path.glob(layout.history("*"))):
-        run.variants[csv_path.stem.removeprefix("history-")] = read_history(csv_path, run.problems)
+        run.variants[csv_path.stem.removeprefix("history-")] = read_history(csv_path, run.problems, run.budgets)
     if (path / layout.history()).exists() or (run.status == "done" and not run.variants):
-        run.history = read_history(path / layout.history(), run.problems)
+        run.history = read_history(path / layout.history(), run.problems, run.budgets)
     return run
 
 
-def read_sweep(experiment, path):
-    sweep = SweepRecord(experiment=experiment, path=path)
-    sweep.spec = _json(path / layout.SWEEP, sweep.problems)
+def read_sweep(experiment, path, budgets=None):
+    sweep = SweepRecord(experiment=experiment, path=path, budgets=budgets or Budgets())
+    sweep.spec = _json(path / layout.SWEEP, sweep)
     # A sweep writes trials.csv after its first trial and best_config.json when it ends.
     if (path / layout.TRIALS).exists() or sweep.spec.get("status") == "done":
-        sweep.trials = read_csv(path / layout.TRIALS, sweep.problems, text_columns=("trial_id", "status"))
+        sweep.trials = read_csv(
+            path / layout.TRIALS, sweep.problems, ("trial_id", "status"), budget=sweep.budgets.history
+        )
     if (path / layout.SWEEP_HISTORY).exists():
-        sweep.history = read_history(path / layout.SWEEP_HISTORY, sweep.problems, text_columns=("trial_id",))
-    sweep.best = _json(path / layout.BEST_CONFIG, sweep.problems, required=sweep.spec.get("status") == "done")
+        sweep.history = read_history(path / layout.SWEEP_HISTORY, sweep.problems, sweep.budgets, ("trial_id",))
+    sweep.best = _json(path / layout.BEST_CONFIG, sweep, required=sweep.spec.get("status") == "done")
     return sweep
 
 
-def read_history(path, problems, text_columns=()):
+def read_history(path, problems, budgets=None, text_columns=()):
     """A history CSV with every column but `text_columns` numeric (a torn cell becomes NaN, not text)."""
-    table = read_csv(path, problems, text_columns, numeric=True)
+    budget = budgets.history if budgets is not None else None
+    table = read_csv(path, problems, text_columns, numeric=True, kind="history", budget=budget)
     if table is not None and "epoch" in table and table["epoch"].isna().any():
         table = table.dropna(subset=["epoch"])
     return table
 
 
-def read_csv(path, problems, text_columns=(), numeric=False):
-    """A CSV as a table; None (and a problem noted) if it cannot be read.
+def read_csv(path, problems, text_columns=(), numeric=False, kind="table", budget=None):
+    """A CSV nnlab wrote as a table; None (and a problem noted) if it cannot be read or breaks a limit.
 
-    nnlab's writers end every row with a newline, so a file that does not end with one was cut off mid-row
-    (copied half-way, disk full): its torn last line is dropped rather than read as a row of wrong numbers.
-    Parsed with the csv module rather than pandas' parser, whose fixed cost per call dominates for small files:
-    the report reads every run's history, and must stay fast at hundreds of runs.
+    A file above HISTORY_MAX_BYTES is not read ("<kind> not shown (N bytes)"), nor one beyond what `budget` has
+    left ("<kind> not shown (report full)"), nor one of more than CSV_MAX_COLUMNS columns; the parsing rules (torn
+    last line, malformed rows, numbers, the leading ' of csv_cell) are nnlab.report.csv_table's.
 
     Args:
       text_columns: columns kept as text (trial ids such as "07" are names, not numbers).
       numeric: every other column is a number, a bad cell NaN; otherwise a column with any non-number stays text.
+      kind: what the file holds, for the message when it is not read ("history", "table").
+      budget: the report's Budget of CSV bytes (None: this file's own limit only).
     """
+    room = limits.HISTORY_MAX_BYTES if budget is None else min(limits.HISTORY_MAX_BYTES, budget.left)
     try:
-        text = local_text(path, errors="replace")
+        data, _ = local_file(path, room)
     except FileNotFoundError:
         problems.append(f"{path.name} missing")
         return None
-    except OSError as error:
+    except bounded.TooLarge as error:
+        reason = f"{error.size} bytes" if error.size > limits.HISTORY_MAX_BYTES else REPORT_FULL
+        problems.append(f"{path.name}: {kind} not shown ({reason})")
+        return None
+    except (OSError, ValueError) as error:
         problems.append(_unreadable(path, error))
         return None
-    if text and not text.endswith("\n"):
-        text = text[: text.rfind("\n") + 1]
-        problems.append(f"{path.name} truncated (torn last line dropped)")
-    rows = [row for row in csv.reader(io.StringIO(text)) if row]
-    if not rows:
-        problems.append(f"{path.name} empty")
-        return None
-    header, body = rows[0], [row for row in rows[1:] if len(row) == len(rows[0])]
-    if len(body) < len(rows) - 1:
-        problems.append(f"{path.name}: {len(rows) - 1 - len(body)} malformed rows skipped")
-    columns = {}
-    for index, name in enumerate(header):
-        cells = [row[index] for row in body]
-        columns[name] = cells if name in text_columns else _numbers(cells, numeric)
-    return pd.DataFrame(columns)
+    if budget is not None:
+        budget.take(len(data))
+    return csv_table.parse(data, path.name, problems, text_columns, numeric)
 
 
-def _numbers(cells, force):
-    """Cells as ints or floats ('' and, when forced, anything unreadable as NaN); the text itself if not all are."""
-    values = []
-    for cell in cells:
-        try:
-            values.append(int(cell))
-        except ValueError:
-            try:
-                values.append(float(cell))
-            except ValueError:
-                if cell and not force:
-                    return [cell or None for cell in cells]
-                values.append(math.nan)
-    return values
+class Budget:
+    """An amount (bytes, JSON items) one report may still read or embed, shared by every record of one scan."""
+
+    def __init__(self, total):
+        self.left = total
+
+    def take(self, amount):
+        """Reserve `amount`; False (and nothing reserved) when it does not fit."""
+        if amount > self.left:
+            return False
+        self.left -= amount
+        return True
+
+    def release(self, amount):
+        """Give back what was taken for something not kept after all (or kept in another form)."""
+        self.left += amount
 
 
-def _json(path, problems, required=True):
-    """A JSON object from `path`, or {} when missing or broken (noted in `problems`; missing only if required)."""
+@dataclasses.dataclass
+class Budgets:
+    """What one report reads in all: figure bytes it embeds, history bytes it parses, JSON items it keeps.
+
+    Each file has its own limit too; these bound a tree of many files each just under it (limits.REPORT_*).
+    """
+
+    figures: Budget = dataclasses.field(default_factory=lambda: Budget(limits.REPORT_FIGURES_MAX_BYTES))
+    history: Budget = dataclasses.field(default_factory=lambda: Budget(limits.REPORT_HISTORY_MAX_BYTES))
+    json: Budget = dataclasses.field(default_factory=lambda: Budget(limits.REPORT_JSON_MAX_ITEMS))
+
+
+class NotShown(Exception):
+    """A figure the report lists by name but neither embeds nor copies; `reason` says why, in a few words."""
+
+    def __init__(self, reason):
+        super().__init__(reason)
+        self.reason = reason
+
+
+SIZE_OR_TYPE = "size or type"
+REPORT_FULL = "report full"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+GIF_SIGNATURES = (b"GIF87a", b"GIF89a")
+
+
+def figure(path, budget, kinds=("png", "gif")):
+    """(bytes, permission bits, "png" or "gif") of an image file a run or sweep wrote, for the report to show.
+
+    The kind is the file's signature, not its name. The bytes are taken from `budget`.
+
+    Raises:
+      NotShown: above FIGURE_MAX_BYTES, or not of one of `kinds` by its signature ("size or type"), or beyond
+        what the report may still embed ("report full").
+      OSError: missing, unreadable, or a link out of its directory (OutsideError).
+    """
     try:
-        data = json.loads(local_text(path))
+        data, mode = local_file(path, min(limits.FIGURE_MAX_BYTES, budget.left))
+    except bounded.TooLarge as error:
+        raise NotShown(SIZE_OR_TYPE if error.size > limits.FIGURE_MAX_BYTES else REPORT_FULL) from None
+    except bounded.Unreadable:
+        raise NotShown(SIZE_OR_TYPE) from None  # a FIFO, a device, a directory named *.png
+    kind = "png" if data.startswith(PNG_SIGNATURE) else "gif" if data.startswith(GIF_SIGNATURES) else None
+    if kind not in kinds:
+        raise NotShown(SIZE_OR_TYPE)
+    if not budget.take(len(data)):
+        raise NotShown(REPORT_FULL)
+    return data, mode, kind
+
+
+def _json(path, record, required=True):
+    """A JSON object from `path`, or {} when missing or broken (noted in the record's problems; missing only if
+    required). A file that breaks a limit (size, nesting, digits), or holds more items than the report's JSON
+    budget has left, also marks the record unreadable."""
+    try:
+        content = local_text(path, limits.JSON_MAX_BYTES)
+        items, left = bounded.measure(content)[1], record.budgets.json.left
+        if not record.budgets.json.take(items):
+            raise bounded.OverLimit(f"{path} holds {items} JSON items, more than the {left} the report has left")
+        data = bounded.loads(content, where=str(path))
     except FileNotFoundError:
         if required:
-            problems.append(f"{path.name} missing")
+            record.problems.append(f"{path.name} missing")
         return {}
-    except (OSError, ValueError) as error:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
-        problems.append(_unreadable(path, error))
+    except (OSError, ValueError) as error:  # bounded.Unreadable is a ValueError
+        record.problems.append(_unreadable(path, error))
+        if isinstance(error, bounded.OverLimit):
+            record.unreadable.append(path.name)
         return {}
     if not isinstance(data, dict):
-        problems.append(f"{path.name} is not a JSON object")
+        record.problems.append(f"{path.name} is not a JSON object")
         return {}
     return data
 
 
 def _unreadable(path, error):
-    return str(error) if isinstance(error, OutsideError) else f"{path.name} unreadable ({type(error).__name__})"
+    if isinstance(error, OutsideError):
+        return str(error)
+    if isinstance(error, bounded.Unreadable):  # its message starts with the path: keep the name and the reason
+        return f"{path.name} unreadable ({str(error).removeprefix(str(path)).lstrip(': ').removeprefix('is ')})"
+    return f"{path.name} unreadable ({type(error).__name__})"
 
 
 class OutsideError(OSError):
@@ -261,21 +330,27 @@ def inside(path, directory):
         return False
 
 
-def local_text(path, errors="strict"):
+def local_text(path, max_bytes, errors="strict"):
     """A file's text, if it lies inside its own directory (raises OutsideError for a symlink that leads out)."""
-    return local_file(path)[0].decode("utf-8", errors=errors)
+    data = local_file(path, max_bytes)[0]
+    try:
+        return data.decode("utf-8", errors=errors)
+    except UnicodeDecodeError as error:
+        raise bounded.Unreadable(f"{path} is not UTF-8 text (byte {error.start})") from None
 
 
-def local_file(path):
-    """(bytes, permission bits) of a file inside its own directory; raises OSError (OutsideError) otherwise."""
+def local_file(path, max_bytes):
+    """(bytes, permission bits) of a regular file of at most `max_bytes` inside its own directory.
+
+    Raises:
+      OutsideError (an OSError): a link out of the directory. bounded.Unreadable: not a regular file (a named pipe
+      would block the report for ever), or bounded.TooLarge. OSError: missing or unreadable.
+    """
     path = Path(path)
     if not inside(path, path.parent):
         raise OutsideError(f"{path.name} is a link to a file outside its directory; not read")
-    mode = os.stat(path).st_mode
-    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):  # a named pipe would block the report for ever
-        raise OutsideError(f"{path.name} is not a regular file; not read")  # (a directory: IsADirectoryError)
-    with open(path, "rb") as stream:
-        return stream.read(), stat.S_IMODE(os.fstat(stream.fileno()).st_mode)
+    data, info = bounded.read_file(path, max_bytes)
+    return data, stat.S_IMODE(info.st_mode)
 
 
 def _dict(value):

@@ -3,14 +3,20 @@
 The HTML embeds every image as a data: URI and has no script, so it opens offline from anywhere. The Markdown
 links images under `report_files/`, which the caller writes beside it. Both start with the same table of contents,
 linked by GitHub's heading anchors so the Markdown's links work on a Git host too.
+
+Every string of every block passes through `shown` before either renderer sees it: hidden characters (bidi
+overrides, zero-width and control characters) written as \\uXXXX, and a value longer than TEXT_MAX_CHARS cut, so
+no section can show `run\\u202egnp.exe` as `runexe.png` or embed a 50 MB override.
 """
 
 import base64
+import dataclasses
 import html
 import re
 import urllib.parse
 
 from nnlab.report import blocks as doc
+from nnlab.results import text as recorded
 
 CONTENTS_LEVELS = (2, 3)
 LONG_CELL = 32  # characters; longer cells (notes, commands, paths) may break anywhere, others only at spaces
@@ -64,15 +70,45 @@ def contents(blocks, ids):
     ]
 
 
+def shown(value):
+    """A string as the report shows it: hidden characters as \\uXXXX (text.visible), then cut at TEXT_MAX_CHARS."""
+    return recorded.clip(recorded.visible(value))
+
+
+def shown_block(block):
+    """`block` with every string it displays passed through `shown` (a Code block line by line)."""
+    if isinstance(block, doc.Table):
+        rows = [[_shown_cell(cell) for cell in row] for row in block.rows]
+        return doc.Table([shown(column) for column in block.columns], rows, shown(block.caption))
+    if isinstance(block, doc.Figure):
+        return dataclasses.replace(block, caption=shown(block.caption))
+    if isinstance(block, doc.Code):
+        return doc.Code("\n".join(recorded.clip(line) for line in recorded.visible(block.text).split("\n")))
+    return dataclasses.replace(block, text=shown(block.text))
+
+
+def _shown_cell(cell):
+    if isinstance(cell, doc.Cell):
+        return dataclasses.replace(cell, text=shown(cell.text))
+    return shown(cell)
+
+
 def to_html(title, blocks):
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>",
-        f"<h1>{_e(title)}</h1>",
-    ]
-    blocks = list(blocks)
+    return "".join(html_parts(title, blocks))
+
+
+def html_parts(title, blocks):
+    """The HTML page in pieces, one block (one embedded image) at a time, for writing without holding it whole."""
+    title, blocks = shown(title), [shown_block(block) for block in blocks]
+    yield "\n".join(
+        [
+            "<!DOCTYPE html>",
+            '<html lang="en"><head><meta charset="utf-8">',
+            '<meta name="viewport" content="width=device-width, initial-scale=1">',
+            f"<title>{_e(title)}</title><style>{STYLE}</style></head><body>",
+            f"<h1>{_e(title)}</h1>",
+        ]
+    )
     ids = anchors(blocks)
     entries = contents(blocks, ids)
     if entries:
@@ -80,10 +116,10 @@ def to_html(title, blocks):
             f'<li style="margin-left:{(level - 2) * 1.5}em"><a href="#{anchor}">{_e(text)}</a></li>'
             for level, text, anchor in entries
         )
-        parts.append(f"<nav><strong>Contents</strong><ul>{items}</ul></nav>")
-    parts += [_html_block(block, ids) for block in blocks]
-    parts.append("</body></html>\n")
-    return "\n".join(parts)
+        yield f"\n<nav><strong>Contents</strong><ul>{items}</ul></nav>"
+    for block in blocks:
+        yield "\n" + _html_block(block, ids)
+    yield "\n</body></html>\n"
 
 
 def _html_block(block, ids):
@@ -126,7 +162,7 @@ def to_markdown(title, blocks, files_dir):
     Every recorded string is escaped (md_text), so no HTML tag, link or image in a config value, metric name or
     message passes through, whichever renderer shows the file: GitHub's or Python-Markdown.
     """
-    blocks = list(blocks)
+    title, blocks = shown(title), [shown_block(block) for block in blocks]
     lines = [f"# {md_text(title)}", ""]
     entries = contents(blocks, anchors(blocks))
     if entries:

@@ -30,7 +30,7 @@ def table(runs):
             [
                 run.run_id,
                 doc.plain(env.get("seed", run.config.get("seed"))),
-                (env.get("git_commit") or "")[:12] or "not a git checkout",
+                commit(env) or "not a git checkout",
                 dirty(env.get("git_dirty")),
                 module(env),
                 device(env),
@@ -57,8 +57,8 @@ def device(env):
     devices = env.get("devices") if isinstance(env.get("devices"), dict) else {}
     used = str(devices.get("used", ""))
     if used == "GPU":
-        names = [_gpu_name(detail) for detail in devices.get("gpu_details") or []]
-        names = [name for name in names if name] or list(devices.get("gpus") or [])
+        names = [_gpu_name(detail) for detail in _list(devices.get("gpu_details"))]
+        names = [name for name in names if name] or [str(name) for name in _list(devices.get("gpus"))]
         return f"GPU: {', '.join(dict.fromkeys(names))}" if names else "GPU"
     if used and env.get("deterministic_ops"):
         return f"{used} (deterministic ops)"
@@ -81,6 +81,16 @@ def module(env):
     if tracked is False:
         return doc.Cell(f"{NOT_REPRODUCIBLE}: untracked or modified{suffix}", "failed")
     return doc.Cell("unknown", "missing")
+
+
+def commit(env):
+    """The first 12 characters of env.json's git commit; '' when there is none (or it is not text)."""
+    value = env.get("git_commit")
+    return value[:12] if isinstance(value, str) else ""
+
+
+def _list(value):
+    return value if isinstance(value, list) else []
 
 
 def dirty(value):

@@ -8,7 +8,7 @@ from nnlab.plots import curves, images
 from nnlab.report import blocks as doc
 from nnlab.report import read as report_data
 from nnlab.report import repro as report_repro
-from nnlab.results import layout, ranking
+from nnlab.results import layout, limits, ranking
 
 # metrics.json keys nnlab itself writes; any other key came from the experiment's `summarize(job)` hook.
 RUNNER_KEYS = {
@@ -88,6 +88,7 @@ def measure(run, group, metric):
 def runs_table(runs, best=None):
     names, tracked = metric_names(runs), tracked_names(runs)
     tests = list(dict.fromkeys(name for run in runs for name in run.test))
+    (names, tracked, tests), hidden = fit_columns((names, 2), (tracked, 1), (tests, 1))
     columns = ["run", "started", "status", "overrides", "epochs"]
     columns += [f"{prefix}{name}" for name in names for prefix in ("train ", "val ")] + tracked
     columns += [f"test {name}" for name in tests] + ["wall time", "device", "notes"]
@@ -106,7 +107,26 @@ def runs_table(runs, best=None):
         row += [doc.number(run.test.get(name)) for name in tests]
         row += [doc.seconds(wall_seconds(run)), report_repro.device(run.env), notes(run)]
         rows.append(row)
-    return doc.Table(columns, rows)
+    return doc.Table(columns, rows, caption=hidden_columns(hidden))
+
+
+def fit_columns(*groups):
+    """The names of each (names, columns per name) group that fit in TABLE_MAX_COLUMNS, in order, and how many
+    columns were left out: a metrics.json with 100,000 keys gives a table of a hundred columns, not 200,000."""
+    room, kept, hidden = limits.TABLE_MAX_COLUMNS, [], 0
+    for names, width in groups:
+        fitting = names[: max(0, room // width)]
+        kept.append(fitting)
+        room -= width * len(fitting)
+        hidden += width * (len(names) - len(fitting))
+    return kept, hidden
+
+
+def hidden_columns(hidden):
+    """The caption of a table that left columns out ('' when none)."""
+    if not hidden:
+        return ""
+    return f"{hidden} more columns not shown (a table shows at most {limits.TABLE_MAX_COLUMNS} metric columns)."
 
 
 def metric_names(runs):
@@ -150,6 +170,9 @@ def summary(runs, best, criterion, sweeps):
 
 def status_cell(run):
     text = run.status
+    if run.unreadable:  # a file broke one of nnlab's limits (size, nesting, digits): the notes say which
+        text = "unreadable" + (f" ({run.status})" if run.status != "unknown" else "")
+        return doc.Cell(text, "failed")
     if run.status == "done" and run.problems:
         text = "done, incomplete"
     elif run.status == "running" and run.updated:
@@ -203,25 +226,45 @@ def href(run):
 
 
 def experiment_figures(run, run_role):
-    """The run's own figures (not its learning curves); a GIF animation is shown by its last frame."""
+    """The run's own figures (not its learning curves); a GIF animation is shown by its last frame.
+
+    A figure the report may not embed (too large, not a PNG or GIF, a GIF too costly to decode, or the report's
+    figure budget spent) is named in a note as "not shown", and neither embedded nor copied.
+    """
     curve_files = learning_curve_files(run)
-    figures = []
+    figures, not_shown = [], []
     for path in run.images():
         if path.name in curve_files:
             continue
         if run.variants and path.name == layout.STUDY_COMPARISON:
             continue  # shown in the study's own section
-        _, mode = _file(path)
-        if path.suffix == ".gif":
-            data, name, caption = images.gif_last_frame(path), f"{path.stem}-last-frame.png", "last frame of "
-        else:
-            (data, _), name, caption = _file(path), path.name, ""
-        if data:
-            caption = f"{caption}{path.name} ({run_role} run {run.run_id})"
-            figures.append(doc.Figure(doc.file_name(run.experiment, run.run_id, name), data, caption, mode))
-    if not figures:
+        try:
+            data, mode, kind = report_data.figure(path, run.budgets.figures)
+        except report_data.NotShown as refusal:
+            not_shown.append(f"{path.name} not shown ({refusal.reason})")
+            continue
+        except OSError:  # missing, unreadable, or a link out of the run
+            continue
+        name, caption = (path.name if path.suffix == ".png" else f"{path.name}.png"), ""
+        if kind == "gif":
+            data, name = _last_frame(data, run.budgets.figures), f"{path.stem}-last-frame.png"
+            caption = "last frame of "
+            if data is None:
+                not_shown.append(f"{path.name} not shown ({report_data.SIZE_OR_TYPE})")
+                continue
+        caption = f"{caption}{path.name} ({run_role} run {run.run_id})"
+        figures.append(doc.Figure(doc.file_name(run.experiment, run.run_id, name), data, caption, mode))
+    if not figures and not not_shown:
         return []
-    return [doc.Heading(3, f"Figures of the {run_role} run {run.run_id}"), *figures]
+    blocks = [doc.Heading(3, f"Figures of the {run_role} run {run.run_id}"), *figures]
+    return blocks + ([doc.Note("; ".join(not_shown) + ".")] if not_shown else [])
+
+
+def _last_frame(gif, budget):
+    """A GIF's last frame as PNG bytes, charged to the report's figure budget instead of the GIF; None if not."""
+    budget.release(len(gif))
+    frame = images.gif_last_frame(gif)
+    return frame if frame is not None and budget.take(len(frame)) else None
 
 
 def learning_curve_files(run):
@@ -285,7 +328,7 @@ def study_blocks(run):
     metrics = compiled_metrics([run])
     tracked = list(dict.fromkeys(name for table in tables for name in curves.tracked_names(table.columns, metrics)))
     names = [name for table in tables for name in curves.metric_names(table) if name not in tracked]
-    names = list(dict.fromkeys(names))
+    (names, tracked), hidden = fit_columns((list(dict.fromkeys(names)), 2), (tracked, 1))
     columns = ["variant", "epochs"] + [f"{p}{name}" for name in names for p in ("", "val_")] + tracked
     columns += ["test", "seconds"]
     stored_variants = run.metrics.get("variants") if isinstance(run.metrics.get("variants"), dict) else {}
@@ -306,10 +349,11 @@ def study_blocks(run):
             row + [", ".join(f"{k} {doc.number(v)}" for k, v in test.items()), doc.seconds(stored.get("train_seconds"))]
         )
     best = run.metrics.get("best") if isinstance(run.metrics.get("best"), dict) else {}
-    caption = f"Best variant by {best['by']}." if best.get("by") else ""
+    caption = f"Best variant by {best['by']}. " if best.get("by") else ""
+    caption += hidden_columns(hidden)
     blocks = [doc.Heading(3, f"Study {run.run_id}: variants"), doc.Table(columns, rows, caption=caption)]
     # The study's own overlay when it drew one; drawn here for a study that stopped before it.
-    image, mode = _file(run.path / layout.STUDY_COMPARISON)
+    image, mode = _stored_png(run.path / layout.STUDY_COMPARISON, run.budgets.figures)
     image = image or curves.png_bytes(
         curves.overlay(list(run.variants.items()), f"study {run.run_id}: variants", compiled_metrics([run]))
     )
@@ -319,9 +363,11 @@ def study_blocks(run):
     return blocks
 
 
-def _file(path):
-    """(bytes, permission bits) of a file of the run, or (None, None): missing, unreadable, or a link out of it."""
+def _stored_png(path, budget):
+    """(bytes, permission bits) of a PNG the run or sweep wrote, or (None, None): missing, unreadable, a link out
+    of its directory, or one the report may not embed (then the report draws its own)."""
     try:
-        return report_data.local_file(path)
-    except OSError:
+        data, mode, _ = report_data.figure(path, budget, kinds=("png",))
+    except (OSError, report_data.NotShown):
         return None, None
+    return data, mode

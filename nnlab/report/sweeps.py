@@ -13,6 +13,7 @@ from nnlab.plots import curves
 from nnlab.plots import sweeps as sweep_plots
 from nnlab.report import blocks as doc
 from nnlab.report import read as report_data
+from nnlab.report import runs as report_runs
 from nnlab.results import layout
 
 OBJECTIVE = sweep_plots.OBJECTIVE  # trials.csv column holding each trial's best value of the sweep's objective
@@ -30,6 +31,9 @@ def section(sweep):
     ]
     if spec.get("message"):
         blocks.append(doc.Note(f"Sweep message: {spec['message']}"))
+    if sweep.unreadable:
+        files = ", ".join(sweep.unreadable)
+        blocks.append(doc.Note(f"Unreadable sweep: {files} broke nnlab's limits (README: Limits); the rest is shown."))
     if sweep.problems:
         blocks.append(doc.Note("Incomplete sweep files: " + "; ".join(sweep.problems)))
     blocks += best_config_blocks(sweep, objective)
@@ -81,8 +85,8 @@ def describe(sweep, objective, direction, trials):
         parts.append(f"took {doc.seconds(spec['seconds'])}")
     if spec.get("workers"):
         parts.append(f"{spec['workers']} workers")
-    if spec.get("overrides"):
-        parts.append("fixed overrides " + ", ".join(f"{k}={doc.plain(v)}" for k, v in dict(spec["overrides"]).items()))
+    if spec.get("overrides") and isinstance(spec["overrides"], dict):
+        parts.append("fixed overrides " + ", ".join(f"{k}={doc.plain(v)}" for k, v in spec["overrides"].items()))
     return "; ".join(parts) + "."
 
 
@@ -119,7 +123,9 @@ def parameters(sweep, trials):
 
 
 def trials_table(trials, best_trial):
-    columns = list(trials.columns)
+    swept = [column for column in trials.columns if column not in NOT_PARAMETERS]
+    (kept,), hidden = report_runs.fit_columns((swept, 1))
+    columns = [column for column in trials.columns if column in NOT_PARAMETERS or column in kept]
     rows = []
     for record in trials.to_dict("records"):
         row = []
@@ -135,7 +141,7 @@ def trials_table(trials, best_trial):
         if "status" in columns:
             row[columns.index("status")] = doc.Cell(status, "failed" if status == "FAILED" else status.lower())
         rows.append(row)
-    return doc.Table(columns, rows)
+    return doc.Table(columns, rows, caption=report_runs.hidden_columns(hidden))
 
 
 def axes(sweep, params):
@@ -174,32 +180,30 @@ def figures(sweep, trials, params, objective, direction, best_trial):
             lambda: sweep_plots.trial_curves(sweep.history, objective, f"{objective} per trial"),
         ),
     ]
-    blocks = []
+    blocks, not_shown = [], []
     for file_names, caption, draw in wanted:
         # A sweep from before sweep.json recorded its axes drew its heatmap with max even for a minimised
         # objective: that picture is redrawn rather than shown.
         trusted = "axes" in sweep.spec or file_names != [layout.heatmap(first, second)]
         found = None
         for file in file_names if trusted else []:
-            data, mode = _file(sweep.path / file)  # a copy keeps the stored PNG's permissions
-            if data:
-                found = file, data, mode
-                break
+            try:  # a copy keeps the stored PNG's permissions
+                data, mode, _ = report_data.figure(sweep.path / file, sweep.budgets.figures, kinds=("png",))
+            except report_data.NotShown as refusal:
+                not_shown.append(f"{file} not shown ({refusal.reason}; drawn by the report instead)")
+                continue
+            except OSError:  # missing, unreadable, or a link out of the sweep
+                continue
+            found = file, data, mode
+            break
         if found is None and file_names:
             found = file_names[0], curves.png_bytes(draw()), None
             caption = f"{caption} (drawn by the report)"
         if found and found[1]:
             blocks.append(doc.Figure(doc.file_name(*name, found[0]), found[1], caption, found[2]))
+    blocks += [doc.Note("; ".join(not_shown) + ".")] if not_shown else []
     return ([doc.Heading(4, "Figures")] + blocks) if blocks else []
 
 
 def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _file(path):
-    """(bytes, permission bits) of a file of the sweep, or (None, None): missing, unreadable, or a link out of it."""
-    try:
-        return report_data.local_file(path)
-    except OSError:
-        return None, None

@@ -6,7 +6,10 @@ blocks (nnlab.report.blocks) by its own module, then rendered twice:
   - report_runs / report_sweeps / report_compare / report_repro: the sections;
   - nnlab.plots: the figures no run or sweep wrote itself (overlays, parallel coordinates), drawn by the same
     functions `nnlab run` and `nnlab tune` use;
-  - report_render: HTML with every image embedded, and Markdown with images under results/report_files/.
+  - report_render: HTML with every image embedded, and Markdown with images under results/report_files/;
+  - report_outputs: writes those three outputs and nothing else, never through a link (see its docstring).
+
+SIGTERM and Ctrl-C end a report as they end a run (exit 143 or 130), and leave no temporary file behind.
 
     make report                      # everything
     make report EXP=mnist            # one experiment
@@ -14,19 +17,23 @@ blocks (nnlab.report.blocks) by its own module, then rendered twice:
 """
 
 import datetime
+import hashlib
+import time
 from pathlib import Path
 
 from nnlab.errors import NnlabError
 from nnlab.report import blocks as doc
 from nnlab.report import compare as report_compare
+from nnlab.report import outputs as report_outputs
 from nnlab.report import read as report_data
 from nnlab.report import render as report_render
 from nnlab.report import runs as report_runs
 from nnlab.report import sweeps as report_sweeps
-from nnlab.results import atomic, layout
+from nnlab.results import layout, status
 
 HTML_NAME = layout.REPORT_HTML
 MARKDOWN_NAME = layout.REPORT_MARKDOWN
+FIGURE_NAME_MAX = 150  # characters of an image's name under report_files/ (a file name may hold 255 bytes)
 
 
 def build(results_dir, experiment=None, runs=()):
@@ -37,27 +44,33 @@ def build(results_dir, experiment=None, runs=()):
       experiment: report only this experiment.
       runs: two or more run ids to compare side by side at the top of the report.
     Raises:
-      NnlabError: the results directory or the experiment has nothing to report, or a run id is unknown.
+      NnlabError: the results directory or the experiment has nothing to report, a run id is unknown, or
+        report.html, report.md or report_files is a link or not a plain file or directory.
+      status.Interrupted: SIGTERM or SIGINT arrived (temporary files are removed on the way out).
     """
+    started = time.time()
     results_dir = Path(results_dir)
-    everything = report_data.scan(results_dir)
-    compared = report_compare.select(everything, runs) if runs else []  # ids may name any experiment's runs
-    experiments = [item for item in everything if experiment is None or item.name == experiment]
-    if experiment is not None and not experiments:
-        raise NnlabError(_nothing_for(experiment, results_dir, everything))
-    if not experiments:
-        raise NnlabError(
-            f"Nothing to report: {results_dir}/ holds no runs or sweeps. Train one first, e.g. `make run EXP=mnist`."
-        )
-    title = f"nnlab report: {experiment}" if experiment else "nnlab report"
-    blocks = document(experiments, compared, results_dir)
-    files_dir = results_dir / report_data.REPORT_FILES
-    write_figures(files_dir, [block for block in blocks if isinstance(block, doc.Figure)])
-    html_path, markdown_path = results_dir / HTML_NAME, results_dir / MARKDOWN_NAME
-    atomic.write_text(html_path, report_render.to_html(title, blocks))
-    _no_wider_than_its_figures(html_path, [block for block in blocks if isinstance(block, doc.Figure)])
-    atomic.write_text(markdown_path, report_render.to_markdown(title, blocks, files_dir.name))
-    return [html_path, markdown_path]
+    with status.interruptible(), report_outputs.ReportOutputs(results_dir) as outputs:
+        outputs.check()  # before anything is read or written
+        everything = report_data.scan(results_dir)
+        compared = report_compare.select(everything, runs) if runs else []  # ids may name any experiment's runs
+        experiments = [item for item in everything if experiment is None or item.name == experiment]
+        if experiment is not None and not experiments:
+            raise NnlabError(_nothing_for(experiment, results_dir, everything))
+        if not experiments:
+            raise NnlabError(
+                f"Nothing to report: {results_dir}/ holds no runs or sweeps. Train one first, e.g. "
+                "`make run EXP=mnist`."
+            )
+        title = f"nnlab report: {experiment}" if experiment else "nnlab report"
+        blocks = document(experiments, compared, results_dir)
+        figures = unique_names([block for block in blocks if isinstance(block, doc.Figure)])
+        page_mode = report_outputs.no_wider_than([figure.mode for figure in figures])  # it embeds every one
+        outputs.remove_stale_temporaries(started)
+        outputs.write_figures(figures)
+        outputs.write_page(HTML_NAME, report_render.html_parts(title, blocks), page_mode)
+        outputs.write_page(MARKDOWN_NAME, report_render.to_markdown(title, blocks, layout.REPORT_FILES))
+    return [results_dir / HTML_NAME, results_dir / MARKDOWN_NAME]
 
 
 def document(experiments, compared, results_dir):
@@ -82,25 +95,21 @@ def document(experiments, compared, results_dir):
     return blocks
 
 
-def write_figures(files_dir, figures):
-    """Write the Markdown's images and delete the ones a previous report left that this one no longer links."""
-    names = {figure.name for figure in figures}
+def unique_names(figures):
+    """Give each figure a distinct file name under report_files/ of at most FIGURE_NAME_MAX characters."""
+    taken = set()
     for figure in figures:
-        with atomic.replacing(files_dir / figure.name, suffix=Path(figure.name).suffix) as tmp:
-            tmp.write_bytes(figure.data)
-            if figure.mode is not None:  # a copy is never readable by more people than the original
-                tmp.chmod(tmp.stat().st_mode & figure.mode & 0o777)
-    if files_dir.is_dir():
-        for stale in files_dir.iterdir():
-            if stale.is_file() and stale.name not in names and not stale.name.startswith("."):
-                stale.unlink(missing_ok=True)
-
-
-def _no_wider_than_its_figures(page, figures):
-    """report.html embeds every figure, so it is readable by no more people than its most private one."""
-    for figure in figures:
-        if figure.mode is not None:
-            page.chmod(page.stat().st_mode & figure.mode & 0o777)
+        name = figure.name if not figure.name.startswith(".") else "_" + figure.name
+        stem, dot, suffix = name.rpartition(".") if "." in name else (name, "", "")
+        if len(name) > FIGURE_NAME_MAX:  # long run ids and experiment names: cut, with a digest for uniqueness
+            stem = f"{stem[: FIGURE_NAME_MAX - 30]}-{hashlib.sha256(name.encode()).hexdigest()[:12]}"
+            name = stem + dot + suffix
+        number = 2
+        while name in taken:
+            name, number = f"{stem}-{number}{dot}{suffix}", number + 1
+        taken.add(name)
+        figure.name = name
+    return figures
 
 
 def _nothing_for(experiment, results_dir, everything):

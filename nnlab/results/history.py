@@ -6,7 +6,7 @@ import math
 from pathlib import Path
 
 from nnlab.errors import NnlabError
-from nnlab.results import atomic
+from nnlab.results import atomic, bounded, limits, text
 
 # Fixed leading and trailing columns; metrics go in between, training ones before their val_ twins.
 FIRST = ["epoch"]
@@ -54,20 +54,25 @@ def read_rows(path):
 
     Only whole rows count: a last line without its newline (the disk filled, a copy stopped half-way) and a row
     whose epoch or numbers cannot be read (bytes that are not text, a hand edit) are not data, and are left out.
+    A file that is not a regular one, or holds more than HISTORY_MAX_BYTES, has no rows nnlab reads. Headers and
+    cells lose the one leading ' that `to_csv` puts before a formula-like text (text.csv_value).
     """
     try:
-        text = Path(path).read_bytes().decode("utf-8", errors="replace")
-    except FileNotFoundError:
+        content = bounded.read_bytes(path, limits.HISTORY_MAX_BYTES).decode("utf-8", errors="replace")
+    except (FileNotFoundError, bounded.Unreadable):
         return []
-    text = text[: text.rfind("\n") + 1]  # nnlab ends every row with a newline; anything after the last is torn
+    content = content[: content.rfind("\n") + 1]  # nnlab ends every row with a newline; anything after is torn
     rows = []
-    for row in _records(text):
+    for row in _records(content):
+        if None in row:  # extra cells
+            continue
+        row = {text.csv_value(key): text.csv_value(value) for key, value in row.items()}
         try:
             epoch = int(row["epoch"])
-            values = {key: _parse(value) for key, value in row.items() if key not in (None, "epoch") and value}
+            values = {key: _parse(value) for key, value in row.items() if key != "epoch" and value}
         except (KeyError, TypeError, ValueError):
             continue
-        if None in row or any("\ufffd" in str(value) for value in values.values()):  # extra cells, or not text
+        if any("\ufffd" in str(value) for value in values.values()):  # not text
             continue
         rows.append({"epoch": epoch, **values})
     return rows
@@ -106,12 +111,16 @@ def columns(rows):
 
 
 def to_csv(rows, fieldnames=None):
-    """CSV text of `rows` in `fieldnames` order (default: columns(rows)); keys not among them are left out."""
+    """CSV text of `rows` in `fieldnames` order (default: columns(rows)); keys not among them are left out.
+
+    Every header and text cell goes through text.csv_cell, so a spreadsheet shows `=HYPERLINK(...)` as text.
+    """
+    fieldnames = fieldnames or columns(rows)
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=fieldnames or columns(rows), lineterminator="\n", extrasaction="ignore")
-    writer.writeheader()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([text.csv_cell(str(name)) for name in fieldnames])
     for row in rows:
-        writer.writerow({key: _format(value) for key, value in row.items()})
+        writer.writerow([_format(row.get(name, "")) for name in fieldnames])
     return buffer.getvalue()
 
 
@@ -126,4 +135,4 @@ def _format(value):
     # repr() round-trips floats exactly, so two identical runs give byte-identical files.
     if isinstance(value, float):
         return repr(value) if math.isfinite(value) else str(value).lower()
-    return value
+    return text.csv_cell(value) if isinstance(value, str) else value

@@ -1,7 +1,7 @@
 """Every file name in a run or sweep directory, in one place: writers and readers import these, never spell them.
 
 results/
-  report.html  report.md  report_files/              nnlab report
+  report.html  report.md  report_files/              nnlab report (report_files/.manifest.json: what it wrote)
   bench/                                             make bench, make profile
   <experiment>/
     <run-id>/                                          nnlab run
@@ -136,3 +136,6 @@ BENCH = "bench"  # `make bench` and `make profile` write results/bench/
 # Folders nnlab itself writes directly in the results directory: no experiment may take one of these names, or its
 # runs would share a folder with them (`nnlab run`/`tune` refuse them, `nnlab list` skips them).
 RESERVED_NAMES = (REPORT_FILES, BENCH)
+
+# In report_files/: the plain names of the images the report wrote, the only files a later report may delete.
+REPORT_MANIFEST = ".manifest.json"

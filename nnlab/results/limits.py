@@ -13,9 +13,16 @@ TUNER_JSON_MAX_BYTES = 256 * 2**20
 # The report.
 FIGURE_MAX_BYTES = 20 * 2**20  # a figure above this is listed as "not shown (size or type)"
 GIF_MAX_PIXELS = 25_000_000  # width x height x frames; a larger GIF is not decoded
+GIF_MAX_FRAMES = 1000  # a GIF of more frames is not decoded (each frame costs a decode, however small)
+REPORT_FIGURES_MAX_BYTES = 128 * 2**20  # figure bytes one report embeds in all; later ones "not shown (report full)"
 HISTORY_MAX_BYTES = 64 * 2**20  # a history.csv above this is not read: "history not shown (N bytes)"
+# What one report reads in all, so that many files each just under its own limit still make a bounded report.
+REPORT_HISTORY_MAX_BYTES = 256 * 2**20  # CSV bytes; later ones "history not shown (report full)"
+REPORT_JSON_MAX_ITEMS = 4_000_000  # JSON values (bounded.measure); later files "not read (report full)"
 HISTORY_MAX_POINTS = 5000  # rows drawn per curve; more use every k-th row plus the last (linreg's 5,000 whole)
 TEXT_MAX_CHARS = 2000  # a recorded string longer than this is cut: "… (N characters in all)"
+CSV_MAX_COLUMNS = 1000  # a CSV (history, trials) with more columns is not read
+TABLE_MAX_COLUMNS = 100  # metric or hyperparameter columns per report table; the rest are counted in its caption
 
 # Error messages.
 ERROR_VALUE_CHARS = 200  # characters of a bad value quoted in an error, then "… (N characters in all)"

@@ -144,7 +144,8 @@ def read_trials(tuner_dir):
     for path in sorted(Path(tuner_dir).glob(layout.ALL_TRIAL_STATES)):
         try:
             state = bounded.read_json(path, max_bytes=limits.TUNER_JSON_MAX_BYTES)
-        except (OSError, ValueError):
+        except (OSError, ValueError):  # bounded.Unreadable included: too large, too deep, not a regular file
             continue  # being written by another process; the next refresh reads it
-        trials[state["trial_id"]] = state
+        if isinstance(state, dict) and isinstance(state.get("trial_id"), str):
+            trials[state["trial_id"]] = state
     return trials

@@ -16,11 +16,10 @@ import sys
 from pathlib import Path
 
 import keras
-import pandas as pd
 
 from nnlab import config as config_lib
 from nnlab.errors import NnlabError
-from nnlab.plots import curves
+from nnlab.plots import curves, tables
 from nnlab.results import layout, ranking
 from nnlab.train import job as job_lib
 
@@ -123,6 +122,6 @@ def best_variant(variants):
 
 def plot_comparison(history_csvs, path, metrics=()):
     """Every variant's curves overlaid, one panel per metric (nnlab.plots.curves.overlay, as the report draws it)."""
-    histories = [(name, pd.read_csv(csv)) for name, csv in history_csvs.items()]
+    histories = [(name, tables.read_csv(csv)) for name, csv in history_csvs.items()]
     figure = curves.overlay(histories, f"study {Path(path).parent.name}: variants", metrics, max_panels=None)
     return curves.save(figure, path) if figure is not None else None

@@ -43,9 +43,9 @@ def test_broken_files_are_named_problems(tmp_path):
     record = report_data.read_run("tiny", run)
     assert record.status == "done" and record.config == {} and record.metrics == {}
     problems = " ".join(record.problems)
-    assert "config.json unreadable (JSONDecodeError)" in problems
+    assert "config.json unreadable (not valid JSON" in problems
     assert "metrics.json is not a JSON object" in problems
-    assert "env.json unreadable (IsADirectoryError)" in problems
+    assert "env.json unreadable (not a regular file)" in problems
     assert "history.csv truncated" in problems and "history.csv empty" in problems  # garbage is one torn row
     assert report_runs.status_cell(record).text == "done, incomplete"
 
@@ -123,7 +123,7 @@ def test_sweep_keeps_trial_ids_as_text_and_sorts_min_objectives(tmp_path):
 
 
 def test_truncated_gif_gives_no_frame_rather_than_an_error(tmp_path):
-    assert images.gif_last_frame(write(tmp_path / "line_fit.gif", b"GIF89a\x10\x00")) is None
+    assert images.gif_last_frame(b"GIF89a\x10\x00") is None
 
 
 def test_report_of_broken_runs_still_builds(tmp_path):
@@ -143,3 +143,14 @@ def test_report_of_broken_runs_still_builds(tmp_path):
         assert run_id in markdown
     assert "history.csv empty" in markdown
     assert "status.json has no status" in markdown and "config.json has no config record" in markdown
+
+
+def test_values_of_the_wrong_type_still_build(tmp_path):
+    """Found by feeding every field of env.json and sweep.json values of other types (issue 19's hostile trees)."""
+    run = tmp_path / "tiny" / RUN_ID
+    write(run / "status.json", '{"status": "done"}')
+    write(run / "env.json", json.dumps({"git_commit": 7, "devices": {"used": "GPU", "gpu_details": 1, "gpus": 2}}))
+    sweep = tmp_path / "tiny" / "sweeps" / "s"
+    write(sweep / "sweep.json", json.dumps({"status": "running", "overrides": "x=1"}))
+    markdown = report.build(tmp_path)[1].read_text()
+    assert "not a git checkout" in markdown and RUN_ID in markdown and "Sweep s" in markdown

@@ -18,6 +18,7 @@ import pytest
 from PIL import Image
 
 from nnlab import NnlabError, cli, report
+from nnlab.results import layout
 from nnlab.train import runner
 from tests.report import browser
 
@@ -153,8 +154,10 @@ def test_markdown_image_links_resolve(built):
         target = markdown_path.parent / link
         assert target.is_file(), link
         assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", link
-    written = {path.name for path in (markdown_path.parent / "report_files").iterdir()}
+    written = {path.name for path in (markdown_path.parent / "report_files").iterdir()} - {layout.REPORT_MANIFEST}
     assert written == {link.split("/", 1)[1] for link in links}, "report_files/ holds images the report never links"
+    manifest = json.loads((markdown_path.parent / "report_files" / layout.REPORT_MANIFEST).read_text())
+    assert set(manifest["files"]) == written, "the manifest lists exactly the images the report wrote"
 
 
 def test_experiment_figures_shown_and_gif_by_its_last_frame(results, built):
@@ -230,7 +233,8 @@ def test_one_experiment_only_and_stale_figures_removed(results, tmp_path):
     report.build(results_dir)
     markdown = report.build(results_dir, experiment="tinyline")[1].read_text()
     assert results["line"].name in markdown and results["default"].name not in markdown
-    assert all(path.name.startswith("tinyline") for path in (results_dir / "report_files").iterdir())
+    images = {path.name for path in (results_dir / "report_files").iterdir()} - {layout.REPORT_MANIFEST}
+    assert images and all(name.startswith("tinyline") for name in images)
     with pytest.raises(NnlabError, match="Experiments with results: tinyclass, tinyline"):
         report.build(results_dir, experiment="mnist")
 
