@@ -197,10 +197,22 @@ def _lost_fields(config_class):
 
 
 def to_dict(config):
-    """The config as plain JSON-able values (tuples become lists)."""
-    return {
-        key: list(value) if isinstance(value, tuple) else value for key, value in dataclasses.asdict(config).items()
-    }
+    """The config as plain JSON values: tuples become lists, and a non-finite float its name ("nan", "inf", "-inf").
+
+    JSON has no NaN or infinity (nnlab writes them as null), and null would not convert back to a float field;
+    the name does, so config.json -> from= gives the same config back.
+    """
+    return {key: _json_value(value) for key, value in dataclasses.asdict(config).items()}
+
+
+def _json_value(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, (list, tuple)):
+        return [_json_value(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _json_value(item) for key, item in value.items()}
+    return value
 
 
 def run_record(experiment_name, config, defaults):
@@ -235,8 +247,23 @@ def resolve(config_class, overrides=(), source="command line", experiment=None):
         _require_field(key, types, source)
         values[key] = convert(key, value, types[key], source)
     config = config_class(**values)
-    config.check()
+    _checked(config)
     return config
+
+
+def _checked(config):
+    """Run the config's `check()`; a plain exception from an experiment's own check is its verdict on the values,
+    so it becomes one paragraph naming the file, not a traceback."""
+    try:
+        config.check()
+    except NnlabError:
+        raise
+    except Exception as error:
+        where = inspect.getsourcefile(type(config)) or type(config).__module__
+        raise NnlabError(
+            f"{where}: Config.check() refused the config: {type(error).__name__}: {first_line(error)}. "
+            f"Change the values it names, or fix the check."
+        ) from None
 
 
 def load_values(config_class, path, experiment=None):

@@ -350,4 +350,5 @@ def _where(error, path):
     frame = _innermost_frame(error, path)
     line = frame.lineno if frame else getattr(error, "lineno", None) if isinstance(error, SyntaxError) else None
     location = f" (line {line})" if line else ""
-    return f"{type(error).__name__}: {error}{location}"
+    said = error.msg if isinstance(error, SyntaxError) else error  # str(SyntaxError) already ends with its line
+    return f"{type(error).__name__}: {said}{location}"

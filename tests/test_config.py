@@ -1,10 +1,12 @@
 import dataclasses
 import json
+import math
 
 import pytest
 
 from nnlab import Config, NnlabError
 from nnlab import config as config_lib
+from nnlab.results import atomic
 
 
 @dataclasses.dataclass(frozen=True)
@@ -87,3 +89,38 @@ def test_from_file_with_unknown_field_names_the_file(tmp_path):
     path.write_text(json.dumps({"depth": 3}))
     with pytest.raises(NnlabError, match=f"{path}.*unknown config field 'depth'"):
         config_lib.resolve(Example, [f"from={path}"])
+
+
+@dataclasses.dataclass(frozen=True)
+class NonFinite(Config):
+    margin: float = 1.0
+    bounds: tuple[float, ...] = (0.0, 1.0)
+    scales: dict[str, float] = dataclasses.field(default_factory=dict)
+
+
+def test_non_finite_floats_round_trip_through_a_saved_config(tmp_path):
+    """JSON has no NaN or infinity: config.json names them, and from= gives the same floats back."""
+    original = config_lib.resolve(NonFinite, ["margin=inf", "bounds=-inf,nan", 'scales={"a": -Infinity}'])
+    saved = tmp_path / "config.json"
+    atomic.write_json(saved, config_lib.run_record("x", original, NonFinite()))
+    again = config_lib.resolve(NonFinite, [f"from={saved}"], experiment="x")
+    assert again.margin == math.inf and again.bounds[0] == -math.inf and math.isnan(again.bounds[1])
+    assert again.scales == {"a": -math.inf}
+    assert config_lib.changed_fields(again, NonFinite()) == config_lib.changed_fields(original, NonFinite())
+
+
+@dataclasses.dataclass(frozen=True)
+class SelfChecked(Config):
+    width: int = 2
+
+    def check(self):
+        super().check()
+        if self.width % 2:
+            raise ValueError(f"width must be even, got {self.width}")
+
+
+def test_a_plain_error_from_the_configs_own_check_is_one_paragraph():
+    with pytest.raises(
+        NnlabError, match=r"test_config.py: Config.check\(\) refused the config: ValueError: width must be even, got 3"
+    ):
+        config_lib.resolve(SelfChecked, ["width=3"])

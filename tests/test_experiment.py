@@ -41,7 +41,7 @@ def test_repository_experiments_all_load(repo_experiments):
 @pytest.mark.parametrize(
     "source, match",
     [
-        ("def broken(:\n", r"SyntaxError.*\(line 1\)"),
+        ("def broken(:\n", r"SyntaxError: [^()]*\(line 1\)\. Fix"),  # the line once, not twice
         ("import nnlab\nraise RuntimeError('boom')\n", r"RuntimeError: boom \(line 2\)"),
         ("import no_such_module_xyz\n", "ModuleNotFoundError"),
         ("def build_model(config):\n    pass\n", "must define `Config`"),
