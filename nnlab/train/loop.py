@@ -259,10 +259,11 @@ class EpochLoop:
             return tf.logical_and(i < count, finite)
 
         def one_epoch(i, finite, arrays):
-            values = self._train_epoch(start + i)
+            origin = self.position.epoch(start + i)
+            values = self._train_epoch(start + i, origin)
             # Written once the batches are done, before validation and track: an error there is placed after them.
             with tf.control_dependencies(tf.nest.flatten(values)):
-                batches_done = self.position.after_batches(start + i)
+                batches_done = self.position.after_batches(origin)
             with tf.control_dependencies([batches_done]):
                 if self.validation is not None:
                     x, y = self.validation
@@ -276,8 +277,11 @@ class EpochLoop:
         done, _, arrays = tf.while_loop(keep_going, one_epoch, (tf.constant(0), tf.constant(True), arrays))
         return done, {key: array.stack() for key, array in arrays.items()}
 
-    def _train_epoch(self, epoch):
-        """One pass over the training data in global batches, reshuffled per epoch; the epoch's numbers."""
+    def _train_epoch(self, epoch, origin):
+        """One pass over the training data in global batches, reshuffled per epoch; the epoch's numbers.
+
+        `origin` is the epoch's position origin (step_errors.Position), written with the batch index before each step.
+        """
         data, size = self.data, self.batch_size
         count = batches.count(data)
         if not self.handwritten:
@@ -291,7 +295,7 @@ class EpochLoop:
         used = full * size + remainder
 
         def add(sums, batch, index):
-            with tf.control_dependencies([self.position.at(epoch, index)]):  # the step waits: an error is placed
+            with tf.control_dependencies([self.position.at(origin, index)]):  # the step waits: an error is placed
                 values = self._step(batch)
             weight = tf.cast(batches.size(batch), tf.float32)
             return {key: sums[key] + weight * tf.cast(values[key], tf.float32) for key in sums}

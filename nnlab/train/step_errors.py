@@ -45,11 +45,16 @@ class Position:
         with tf.init_scope():  # a plain variable even when the loop is built under a distribution strategy
             self.variable = tf.Variable(tf.constant(-1, tf.int64), trainable=False, name="nnlab_position")
 
-    def at(self, epoch, batch):
-        return self.variable.assign(tf.cast(epoch, tf.int64) * self.span + tf.cast(batch, tf.int64))
+    def epoch(self, epoch):
+        """Epoch `epoch`'s origin, computed once an epoch: a batch's write is then one addition."""
+        return tf.cast(epoch, tf.int64) * self.span
 
-    def after_batches(self, epoch):
-        return self.at(epoch, self.span - 1)
+    def at(self, origin, batch):
+        """Write: batch `batch` of the epoch whose origin is `origin` is about to run."""
+        return self.variable.assign(origin + tf.cast(batch, tf.int64))
+
+    def after_batches(self, origin):
+        return self.variable.assign(origin + (self.span - 1))
 
     def read(self):
         """(epoch, batch) of the last write, batch None after the epoch's batches; (None, None) before any."""

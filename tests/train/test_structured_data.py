@@ -119,7 +119,13 @@ def test_a_two_input_model_trains_validates_tests_and_adapts_to_the_training_spl
 
 def test_a_two_output_model_gets_the_loss_and_metrics_on_each_output(make_experiment, results_dir):
     make_experiment("outputs", TWO_OUTPUTS)
-    result = runner.run("outputs", results_dir=results_dir, verbose=0)
+    # under mixed precision too: both output layers are made to compute in float32 from a tuple x's forward pass
+    result = runner.run("outputs", ["precision=mixed_bfloat16"], results_dir=results_dir, verbose=0)
+    model = keras.saving.load_model(result.run_dir / "model.keras")
+    assert {layer.name: layer.dtype_policy.name for layer in model.layers if layer.name in ("total", "spread")} == {
+        "total": "float32",
+        "spread": "float32",
+    }
     table = history(result.run_dir)
     named = ["loss", "spread_loss", "spread_mae", "total_loss", "total_mae"]
     assert list(table.columns) == ["epoch", *named, *[f"val_{name}" for name in named], "seconds", "learning_rate"]
