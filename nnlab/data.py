@@ -81,6 +81,11 @@ def check(splits):
         x, y = _pair(pair, where)
         arrays = [("inputs", leaf, path) for path, leaf in structures.leaves(x)]
         arrays += [("labels", leaf, path) for path, leaf in structures.leaves(y, "y")]
+        for part, label in ((x, "x"), (y, "y")):
+            if not structures.leaves(part):
+                raise NnlabError(
+                    f"{where}: {label} is an empty {type(part).__name__}; it must hold at least one array."
+                )
         for label, leaf, path in arrays:
             _check_leaf(leaf, _named(label, path, x if label == "inputs" else y), where)
         counts = {path: len(leaf) for _, leaf, path in arrays}

@@ -49,7 +49,9 @@ def step_outputs(result, where):
                 f"the batch's loss as a scalar tensor (or a dict of them with a 'loss' entry), e.g. "
                 f"keras.ops.mean(...)."
             )
-        converted[key] = tf.convert_to_tensor(value) if not isinstance(value, tf.Tensor) else value
+        value = tf.convert_to_tensor(value) if not isinstance(value, tf.Tensor) else value
+        # A shape unknown when traced (a tf.numpy_function's result) is checked when the step runs instead.
+        converted[key] = tf.reshape(value, []) if value.shape.rank is None else value
     return converted
 
 

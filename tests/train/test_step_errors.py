@@ -50,11 +50,20 @@ MODULE = """
     def build_model(config):
         return keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(1), Checked()])
 
+    def python_check(step):
+        if step >= 5:
+            raise ValueError(f"step {step} is past the budget")
+        return np.float32(0.0)
+
     def train_step(model, optimizer, x, y):
-        budget = tf.constant(3, optimizer.iterations.dtype)
-        tf.debugging.assert_less(optimizer.iterations, budget, message="step budget")
+        if FAILS == "numpy_function":  # a result of unknown shape when traced, and a Python error when run
+            extra = tf.numpy_function(python_check, [optimizer.iterations], tf.float32)
+        else:
+            budget = tf.constant(3, optimizer.iterations.dtype)
+            tf.debugging.assert_less(optimizer.iterations, budget, message="step budget")
+            extra = 0.0
         with tf.GradientTape() as tape:
-            loss = keras.ops.mean(keras.ops.square(model(x, training=True) - y))
+            loss = keras.ops.mean(keras.ops.square(model(x, training=True) - y)) + extra
         gradients = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(gradients, model.trainable_variables))
         return loss
@@ -81,6 +90,12 @@ def test_an_assert_in_the_hand_written_step_at_step_3_is_placed_and_quoted(make_
     assert "training stopped in epoch 0, batch 3 of 10 (counting from 0)" in message
     assert "train_step (the module's own step) raised InvalidArgumentError: assertion failed: [step budget]" in message
     assert "first batch" not in message and "labels" not in message and "loss do not fit" not in message
+
+
+def test_a_python_error_inside_the_step_is_placed_too(make_experiment, results_dir, capsys):
+    message = run(make_experiment, results_dir, capsys, "numpy_function", hand_written=True)
+    assert "training stopped in epoch 0, batch 5 of 10 (counting from 0): train_step" in message
+    assert "ValueError: step 5 is past the budget" in message
 
 
 def test_an_assert_in_a_module_layer_in_a_later_chunk_names_its_epoch(
