@@ -161,3 +161,20 @@ def test_labels_that_do_not_match_the_outputs_are_one_paragraph(make_experiment,
     assert "the model has 2 outputs (spread, total) but y is {'total': (1,), 'sprad': (1,)} per example" in error
     [run_dir] = (results_dir / "outputs").iterdir()
     assert json.loads((run_dir / "status.json").read_text())["status"] == "failed"
+
+
+def test_a_hand_written_step_gets_x_as_the_dict_make_data_gave(make_experiment, results_dir):
+    step = """
+    import tensorflow as tf
+
+    def train_step(model, optimizer, x, y):
+        assert sorted(x) == ["amount", "category"]
+        with tf.GradientTape() as tape:
+            loss = keras.ops.mean(keras.losses.sparse_categorical_crossentropy(y, model(x, training=True)))
+        optimizer.apply_gradients(zip(tape.gradient(loss, model.trainable_variables), model.trainable_variables))
+        return loss
+    """
+    make_experiment("inputs", TWO_INPUTS + step)
+    result = runner.run("inputs", ["epochs=4"], results_dir=results_dir, verbose=0)
+    table = history(result.run_dir)
+    assert list(table.columns)[:2] == ["epoch", "loss"] and table["loss"].iloc[-1] < table["loss"].iloc[0]
