@@ -48,6 +48,7 @@ class Config:
     lr_factor: float = 0.5  # plateau: the rate is multiplied by this after lr_patience epochs without improvement
     lr_patience: int = 2
     precision: str = "float32"  # or mixed_float16, mixed_bfloat16, auto (mixed_float16 on a capable GPU)
+    class_weight: str = ""  # "", "balanced" or "0:1.0,1:5.0": weights on the training loss (train/class_weights.py)
 
     def check(self):
         """Raise NnlabError for values no experiment can train with; subclasses may add checks."""
@@ -75,6 +76,31 @@ class Config:
                 f"{self.validation_fraction!r}; pass e.g. validation_fraction=0.1."
             )
         check_training_controls(self)
+        class_weight_values(self.class_weight)
+
+
+def class_weight_values(text):
+    """None (off), "balanced", or {class index: weight} from the class_weight field; NnlabError if malformed."""
+    text = text.strip()
+    if not text:
+        return None
+    if text == "balanced":
+        return text
+    weights = {}
+    for item in text.split(","):
+        label, sep, weight = item.partition(":")
+        try:
+            label, weight = int(label.strip()), float(weight.strip())
+        except ValueError:
+            label = weight = None
+        if not sep or label is None or label < 0 or label in weights or not (math.isfinite(weight) and weight >= 0):
+            raise NnlabError(
+                f"Config field 'class_weight' must be empty, balanced, or class:weight pairs with class indices "
+                f"0, 1, ... (each once) and weights >= 0, got {text!r} (at {item.strip()!r}); pass e.g. "
+                f"class_weight=balanced or class_weight=0:1.0,1:5.0."
+            )
+        weights[label] = weight
+    return weights
 
 
 def check_training_controls(config):

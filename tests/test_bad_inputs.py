@@ -51,6 +51,19 @@ GOOD = """
             return (x, y)
         elif config.corrupt == "raise":
             raise OSError("data.bin not found")
+        elif config.corrupt == "three items":
+            return Splits(train=(x, y, np.ones(len(y))))
+        elif config.corrupt == "ragged":
+            return Splits(train=([[0.5] * (1 + i % 3) for i in range(240)], y.tolist()))
+        elif config.corrupt == "scalar":
+            return Splits(train=(np.float32(0.5), y[:1]))
+        elif config.corrupt == "complex":
+            return Splits(train=(x.astype("complex64") * 1j, y))
+        elif config.corrupt == "dataset":
+            import tensorflow as tf
+            return Splits(train=tf.data.Dataset.from_tensor_slices((x, y)).batch(16))
+        elif config.corrupt == "dict":
+            return Splits(train=({"features": x}, y))
         return Splits(train=(x[:200], y[:200]), test=(x[200:], y[200:]))
 
     def build_model(config):
@@ -118,6 +131,12 @@ RUN_CASES = [
     ("unknown loss", None, ["loss=hinge_loss_x"], r"field 'loss' names 'hinge_loss_x'"),
     ("wrong input shape", GOOD.replace("keras.Input(shape=(3,))", "keras.Input(shape=(4,))"), [], r"cannot take"),
     ("loss turns NaN", None, ["learning_rate=1e30"], r"training loss became nan.*Lower learning_rate"),
+    ("3-item split", None, ["corrupt=three items"], r"train split has three items, \(x, y, sample_weight\)"),
+    ("ragged lists", None, ["corrupt=ragged"], r"train split: inputs are ragged .*pad_sequences"),
+    ("scalar x", None, ["corrupt=scalar"], r"train split: inputs are a single number"),
+    ("complex x", None, ["corrupt=complex"], r"train split: inputs are complex numbers"),
+    ("tf.data", None, ["corrupt=dataset"], r"train split is a \w*Dataset\w*; .*out of scope"),
+    ("figure needs x as one array", GOOD + "    FIGURES = ('decision_boundary',)\n", ["corrupt=dict"], r"as one array"),
     ("loss explodes, finite", REGRESSION, ["learning_rate=0.5"], r"loss exploded to .*Lower learning_rate"),
 ]
 
@@ -195,3 +214,33 @@ def test_a_cache_that_is_a_file(tmp_path, monkeypatch, capsys, repo_experiments)
     assert f"{tmp_path / 'cache'} (File exists): a file is in the way of a directory nnlab needs" in message
     [run_dir] = (results / "mnist").iterdir()
     assert json.loads((run_dir / "status.json").read_text())["status"] == "failed"
+
+
+def test_python_lists_train_and_a_model_without_trainable_weights_gets_one_warning(tmp_path, monkeypatch, capsys):
+    source = GOOD.replace(
+        "return Splits(train=(x[:200], y[:200]), test=(x[200:], y[200:]))",
+        "return Splits(train=(x[:200].tolist(), y[:200].tolist()), test=(x[200:].tolist(), list(y[200:])))",
+    )
+    frozen = source.replace(
+        "def build_model(config):",
+        "def build_model(config):\n        return frozen_model(config)\n\n    def _unused(config):",
+    )
+    frozen += """
+    def frozen_model(config):
+        model = keras.Sequential([keras.Input(shape=(3,)), keras.layers.Dense(2, activation="softmax")])
+        model.trainable = False
+        return model
+"""
+    experiments = tmp_path / "experiments"
+    experiments.mkdir()
+    (experiments / "lists.py").write_text(textwrap.dedent(source))
+    (experiments / "frozen.py").write_text(textwrap.dedent(frozen))
+    monkeypatch.setenv("NNLAB_EXPERIMENTS", str(experiments))
+    results = str(tmp_path / "results")
+    assert cli.main(["--results", results, "run", "lists", "epochs=1"]) == 0
+    [run_dir] = (tmp_path / "results" / "lists").iterdir()
+    assert json.loads((run_dir / "metrics.json").read_text())["test"]["accuracy"] > 0.5
+    assert "nnlab: warning" not in capsys.readouterr().err
+    assert cli.main(["--results", results, "run", "frozen", "epochs=1"]) == 0
+    warnings = [line for line in capsys.readouterr().err.splitlines() if line.startswith("nnlab: warning")]
+    assert len(warnings) == 1 and "frozen.py: the model has no trainable weights" in warnings[0]

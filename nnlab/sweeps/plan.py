@@ -10,10 +10,8 @@ import json
 import re
 from pathlib import Path
 
-import numpy as np
-
 from nnlab import config as config_lib
-from nnlab import search_space
+from nnlab import search_space, structures
 from nnlab.errors import NnlabError
 from nnlab.plots import sweeps as sweep_plots
 from nnlab.results import bounded, layout, paths, ranking
@@ -155,20 +153,34 @@ class SweepPlan:
         self.setup = devices.setup(self.config.seed)
         self.splits = self.experiment.load_splits(self.config)
         (train_x, train_y), validation = self.splits.train, self.splits.validation
-        val_x, val_y = (None, None) if validation is None else map(tf.convert_to_tensor, validation)
-        self.data = TrialData(tf.convert_to_tensor(train_x), tf.convert_to_tensor(train_y), val_x, val_y)
+        tensors = lambda value: tf.nest.map_structure(tf.convert_to_tensor, value)  # an array or several
+        val_x, val_y = (None, None) if validation is None else map(tensors, validation)
+        self.data = TrialData(tensors(train_x), tensors(train_y), val_x, val_y)
 
     def preflight(self):
-        """Load the data and check the objective is a metric the model logs, before the first trial."""
-        from nnlab.train import controls, modeling
+        """Load the data and check the objective is a metric the model logs, before the first trial.
+
+        A model with several outputs logs loss, <output>_loss and <output>_<metric>, so the default objective
+        (val_ and the first metric, or val_loss) would pick one output's metric, or the sum of the losses, without
+        anyone choosing it: such a sweep must name its objective.
+        """
+        from nnlab.train import controls, loop, modeling
 
         self.load_data()
         model = modeling.prepare(self.experiment, self.config, self.splits, self.setup)
-        x, y = (np.asarray(array)[: self.config.batch_size] for array in self.splits.train)
-        logged = list(model.evaluate(x, y, verbose=0, return_dict=True))
+        sample = tuple(structures.take(part, slice(None, self.config.batch_size)) for part in self.splits.train)
+        logged = list(loop.evaluate(model, self.setup.strategy, sample))
         if self.splits.validation is not None:
             logged += [f"val_{name}" for name in logged]
         controls.check_monitor(self.config, logged, str(self.experiment.path))  # patience's or plateau's metric
+        outputs = len(structures.leaves(self.splits.train[1]))
+        if outputs > 1 and "objective" not in self.raw_overrides:
+            choices = [name for name in logged if name.startswith("val_")] or logged
+            raise NnlabError(
+                f"{self.experiment.path}: the model has {outputs} outputs, so the sweep's objective must be named; "
+                f"the default, {self.objective}, would pick for you. Pass objective=<one of {', '.join(choices)}>, "
+                f"e.g. objective={choices[0]}."
+            )
         if self.objective not in logged:
             hint = (
                 " (there is no validation split: set validation_fraction > 0)"

@@ -7,7 +7,8 @@ calling a step through `strategy.run` inside our own `tf.function` works under e
 The step has two sources: Keras' own `model.train_step` (what `fit` runs) for ordinary experiments, and the module's
 `train_step(model, optimizer, x, y)` for experiments where the loop is the lesson (it returns the batch's loss, or a
 dict of scalars that includes "loss"). Everything around it is the same for both:
-  - Data: the whole training split lives in one tensor; epoch e's order is a hash of (seed, e) (`order`), so a run
+  - Data: the whole training split lives in tensors (x and y each one array or a structure of arrays, plus the
+    class weights' sample weights; nnlab.train.batches); epoch e's order is a hash of (seed, e) (`order`), so a run
     resumed at epoch k sees the batches an uninterrupted one would. `batch_size` is the global batch: each replica
     trains on its own equal slice of every batch (its replica id picks the slice), so a config means the same
     math on any device count. Under several replicas the epoch's last, smaller batch is trimmed to a multiple of
@@ -21,6 +22,8 @@ dict of scalars that includes "loss"). Everything around it is the same for both
     `model.test_step` on the whole validation split after every epoch, with the epoch's final weights.
   - The divergence guard stops at a non-finite loss inside the chunk, or at an epoch loss above EXPLOSION times
     the first epoch's, with an error naming the learning rate.
+  - The module's extra columns (train_step's extra values, track(model)) are checked before training
+    (nnlab.train.columns); an error while a chunk runs is placed at its epoch and batch (nnlab.train.step_errors).
 """
 
 import math
@@ -32,7 +35,7 @@ import tensorflow as tf
 
 from nnlab.errors import NnlabError, first_line
 from nnlab.results import checkpoint
-from nnlab.train import modeling
+from nnlab.train import batches, class_weights, columns, modeling, step_errors
 from nnlab.train.controls import NoControls
 from nnlab.train.progress import Progress, TensorBoardLog
 
@@ -68,7 +71,7 @@ def train(job, controls=None):
     epoch, chunk, stop = job.initial_epoch, 1, controls.stopped  # the first call also traces, so it runs one epoch
     try:
         while epoch < config.epochs and not stop:
-            count = 1 if controls.active else min(chunk, config.epochs - epoch)
+            count = 1 if controls.active or loop.one_epoch_per_call else min(chunk, config.epochs - epoch)
             rate = controls.before_epoch(epoch)
             if rate is not None:
                 loop.optimizer.learning_rate.assign(rate)
@@ -130,7 +133,7 @@ def diverged(job, row, earlier):
 
 def evaluate(model, strategy, split):
     """Loss and compiled metrics of `model` on a held-out split (x, y), as a {name: float} dict."""
-    x, y = tensors(split)
+    x, y = batches.tensors(tuple(split))
     with strategy.scope():
         build_metrics(model, x, y)
     values = tf.function(lambda: evaluate_graph(model, x, y), autograph=False)()
@@ -140,16 +143,15 @@ def evaluate(model, strategy, split):
 def evaluate_graph(model, x, y):
     """Keras' test_step over (x, y) in chunks, read once at the end: the metrics average over every example."""
     model.reset_metrics()
-    count = int(x.shape[0])
-    for start in range(0, count, EVALUATION_CHUNK):
-        model.test_step((x[start : start + EVALUATION_CHUNK], y[start : start + EVALUATION_CHUNK]))
+    for start in range(0, batches.count(x), EVALUATION_CHUNK):
+        model.test_step(batches.rows((x, y), start, start + EVALUATION_CHUNK))
     return model.get_metrics_result()
 
 
 def build_metrics(model, x, y):
     """Create the compiled metrics' variables now: a tf.function that creates them on first use fails under
     MirroredStrategy (the "must feed a value for placeholder" of keras-team/keras#19246)."""
-    model.test_step((x[:2], y[:2]))
+    model.test_step(batches.rows((x, y), None, 2))
     model.reset_metrics()
 
 
@@ -165,15 +167,26 @@ class EpochLoop:
         self.handwritten = step is not None
         self.user_step = None if step is None else _graph_step(step)
         self.user_step_extra = (config,) if step is not None and modeling.takes_arguments(step, 5) else ()
-        self.track = job.experiment.optional("track")
-        self.x, self.y = tensors(job.splits.train)
-        self.validation = None if job.splits.validation is None else tensors(job.splits.validation)
-        count = int(self.x.shape[0])
+        self.config = config
+        self.x, self.y = batches.tensors(tuple(job.splits.train))
+        self.validation = None if job.splits.validation is None else batches.tensors(tuple(job.splits.validation))
+        count = batches.count(self.x)
         self.batch_size = min(config.batch_size, count)
         self.batch_size -= self.batch_size % self.replicas  # only when the data is smaller than one global batch
+        self.steps_per_epoch = math.ceil(count / self.batch_size)
         several_workers = isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy)
-        self.agreed_chunk = WORKER_CHUNK_STEPS // math.ceil(count / self.batch_size) if several_workers else None
+        self.agreed_chunk = WORKER_CHUNK_STEPS // self.steps_per_epoch if several_workers else None
         self.seed = config.seed
+        # (x, y), or (x, y, sample_weight) with class_weight: what Keras' train_step takes, gathered and sliced alike
+        self.data = (self.x, self.y)
+        if config.class_weight:
+            weights = class_weights.sample_weights(
+                config, job.splits.train, self.handwritten, self.where, outputs=_output_width(self.model, self.x)
+            )
+            self.data += (tf.constant(weights),)
+        remainder = count % self.batch_size
+        batches_per_epoch = count // self.batch_size + (1 if remainder - remainder % self.replicas else 0)
+        self.position = step_errors.Position(batches_per_epoch)  # where an error happened, if one does
         with self.strategy.scope():
             if not self.optimizer.built:  # variables cannot be created inside the compiled loop
                 self.optimizer.build(self.model.trainable_variables)
@@ -184,8 +197,13 @@ class EpochLoop:
         if self.handwritten and self.replicas > 1:
             _average_gradients_over_replicas(self.optimizer, self.replicas)
         self.step_keys = self._check_step() if self.handwritten else self.metric_keys
-        self.track_keys = self._check_track()
-        steps = config.epochs * math.ceil(count / self.batch_size)
+        track = job.experiment.optional("track")
+        self.track = None if track is None else columns.Track(track, self.model, self.where)
+        if self.track is not None:
+            self.track.prepare(self.step_keys + self.metric_keys + self._validation_keys())
+        # track that cannot be compiled runs between calls, after every epoch
+        self.one_epoch_per_call = self.track is not None and self.track.eager
+        steps = config.epochs * self.steps_per_epoch
         self.jit = self.handwritten and self.replicas == 1 and steps >= JIT_MIN_STEPS
         self.compiled = tf.function(self._epochs, jit_compile=self.jit, autograph=False)
         self.calls = 0
@@ -193,7 +211,30 @@ class EpochLoop:
     def run(self, start, count):
         """Train `count` epochs from epoch `start`; {column: per-epoch values}, cut at a non-finite loss."""
         try:
-            done, columns = self.compiled(tf.constant(start), tf.constant(count))
+            done, values = self._call(start, count)
+        except Exception as error:  # not BaseException: a module's SystemExit or a Ctrl-C passes untouched
+            explained = step_errors.explain(
+                error,
+                where=self.where,
+                config=self.config,
+                handwritten=self.handwritten,
+                start=start,
+                first_call=not self.calls,
+                position=self.position,
+            )
+            if explained is None:
+                raise
+            raise explained from None
+        self.calls += 1
+        done = int(done)
+        values = {key: array.numpy()[:done] for key, array in values.items()}
+        if self.one_epoch_per_call and done:  # the track that runs eagerly, after this call's one epoch
+            values.update({key: np.array([value]) for key, value in self.track.eager_values(start).items()})
+        return {key: values[key] for key in self.columns()}
+
+    def _call(self, start, count):
+        try:
+            return self.compiled(tf.constant(start), tf.constant(count))
         except (tf.errors.InvalidArgumentError, tf.errors.UnimplementedError) as error:
             if not self.jit or self.calls:
                 raise
@@ -201,29 +242,34 @@ class EpochLoop:
             print(f"{self.where}: XLA cannot compile train_step ({first_line(error)}); running it uncompiled.")
             self.jit = False
             self.compiled = tf.function(self._epochs, jit_compile=False, autograph=False)
-            done, columns = self.compiled(tf.constant(start), tf.constant(count))
-        self.calls += 1
-        done = int(done)
-        return {key: values.numpy()[:done] for key, values in columns.items()}
+            return self.compiled(tf.constant(start), tf.constant(count))
 
     def columns(self):
         """The history columns each epoch produces, apart from epoch and seconds."""
-        return self.step_keys + self._validation_keys() + self.track_keys + ["learning_rate"]
+        track_keys = [] if self.track is None else self.track.keys
+        return self.step_keys + self._validation_keys() + track_keys + ["learning_rate"]
 
     def _epochs(self, start, count):
-        keys = self.columns()
+        compiled_track = self.track is not None and not self.track.eager
+        eager_keys = [] if self.track is None or compiled_track else self.track.keys
+        keys = [key for key in self.columns() if key not in eager_keys]
         arrays = {key: tf.TensorArray(tf.float32, size=MAX_CHUNK) for key in keys}
 
         def keep_going(i, finite, arrays):
             return tf.logical_and(i < count, finite)
 
         def one_epoch(i, finite, arrays):
-            values = self._train_epoch(start + i)
-            if self.validation is not None:
-                x, y = self.validation
-                values.update({f"val_{key}": value for key, value in evaluate_graph(self.model, x, y).items()})
-            if self.track is not None:
-                values.update({key: tf.reshape(value, []) for key, value in self.track(self.model).items()})
+            origin = self.position.epoch(start + i)
+            values = self._train_epoch(start + i, origin)
+            # Written once the batches are done, before validation and track: an error there is placed after them.
+            with tf.control_dependencies(tf.nest.flatten(values)):
+                batches_done = self.position.after_batches(origin)
+            with tf.control_dependencies([batches_done]):
+                if self.validation is not None:
+                    x, y = self.validation
+                    values.update({f"val_{key}": value for key, value in evaluate_graph(self.model, x, y).items()})
+                if compiled_track:
+                    values.update(self.track.graph_values())
             values["learning_rate"] = self.optimizer.learning_rate
             arrays = {key: arrays[key].write(i, tf.cast(values[key], tf.float32)) for key in keys}
             return i + 1, tf.math.is_finite(tf.cast(values["loss"], tf.float32)), arrays
@@ -231,108 +277,96 @@ class EpochLoop:
         done, _, arrays = tf.while_loop(keep_going, one_epoch, (tf.constant(0), tf.constant(True), arrays))
         return done, {key: array.stack() for key, array in arrays.items()}
 
-    def _train_epoch(self, epoch):
-        """One pass over the training data in global batches, reshuffled per epoch; the epoch's numbers."""
-        x, y, size = self.x, self.y, self.batch_size
-        count = int(x.shape[0])
+    def _train_epoch(self, epoch, origin):
+        """One pass over the training data in global batches, reshuffled per epoch; the epoch's numbers.
+
+        `origin` is the epoch's position origin (step_errors.Position), written with the batch index before each step.
+        """
+        data, size = self.data, self.batch_size
+        count = batches.count(data)
         if not self.handwritten:
             self.model.reset_metrics()
         if size < count:  # a full batch needs no shuffling
-            ordering = order(count, self.seed, epoch)
-            x, y = tf.gather(x, ordering), tf.gather(y, ordering)
+            data = batches.gather(data, order(count, self.seed, epoch))
         full = count // size
         remainder = count - full * size
         remainder -= remainder % self.replicas  # equal shares for every replica (see the module docstring)
         sums = {key: tf.constant(0.0) for key in self.step_keys} if self.handwritten else {}
         used = full * size + remainder
 
-        def add(sums, batch_x, batch_y):
-            values = self._step(batch_x, batch_y)
-            weight = tf.cast(tf.shape(batch_x)[0], tf.float32)
+        def add(sums, batch, index):
+            with tf.control_dependencies([self.position.at(origin, index)]):  # the step waits: an error is placed
+                values = self._step(batch)
+            weight = tf.cast(batches.size(batch), tf.float32)
             return {key: sums[key] + weight * tf.cast(values[key], tf.float32) for key in sums}
 
         if full == 1 and not remainder:  # one full batch (linreg): no slicing, no inner loop
-            sums = add(sums, x[:size], y[:size])
+            sums = add(sums, batches.rows(data, None, size), 0)
         elif not self.jit:
             # One loop over every batch, the last one smaller: the step is traced once, for a batch of unknown
             # size, instead of twice (tracing is most of a first epoch's extra time).
             def next_batch(j, sums):
                 begin = j * size
                 end = tf.minimum(begin + size, used)
-                return j + 1, add(sums, x[begin:end], y[begin:end])
+                return j + 1, add(sums, batches.rows(data, begin, end), j)
 
-            batches = full + (1 if remainder else 0)
-            _, sums = tf.while_loop(lambda j, sums: j < batches, next_batch, (0, sums))
+            steps = full + (1 if remainder else 0)
+            _, sums = tf.while_loop(lambda j, sums: j < steps, next_batch, (0, sums))
         else:  # XLA needs static shapes: full batches in a loop, then the smaller one with its own shape
-            batches_x = tf.reshape(x[: full * size], [full, size, *x.shape[1:]])
-            batches_y = tf.reshape(y[: full * size], [full, size, *y.shape[1:]])
+            stacked = batches.stacked(data, full, size)
             _, sums = tf.while_loop(
-                lambda j, sums: j < full, lambda j, sums: (j + 1, add(sums, batches_x[j], batches_y[j])), (0, sums)
+                lambda j, sums: j < full, lambda j, sums: (j + 1, add(sums, batches.pick(stacked, j), j)), (0, sums)
             )
             if remainder:
-                sums = add(sums, x[full * size : used], y[full * size : used])
+                sums = add(sums, batches.rows(data, full * size, used), full)
         if not self.handwritten:
             return dict(self.model.get_metrics_result())  # read across replicas: sums of every replica's totals
         return {key: total / used for key, total in sums.items()}
 
-    def _step(self, x, y):
+    def _step(self, batch):
         """One global batch through every replica; a hand-written step's values averaged over replicas."""
-        outputs = self.strategy.run(self._replica_step, args=(x, y))
+        outputs = self.strategy.run(self._replica_step, args=(batch,))
         if not self.handwritten:
             return {}
         return {
             key: self.strategy.reduce(tf.distribute.ReduceOp.MEAN, value, axis=None) for key, value in outputs.items()
         }
 
-    def _replica_step(self, x, y):
+    def _replica_step(self, batch):
         if self.replicas > 1:  # this replica's equal slice of the global batch
             index = tf.distribute.get_replica_context().replica_id_in_sync_group
-            share = tf.shape(x)[0] // self.replicas
-            x, y = x[index * share : (index + 1) * share], y[index * share : (index + 1) * share]
+            share = batches.size(batch) // self.replicas
+            batch = batches.rows(batch, index * share, (index + 1) * share)
         if not self.handwritten:
-            self.model.train_step((x, y))
+            self.model.train_step(batch)  # (x, y), or (x, y, sample_weight) with class_weight
             return {}
+        x, y = batch
         result = self.user_step(self.model, self.optimizer, x, y, *self.user_step_extra)
-        return dict(result) if isinstance(result, dict) else {"loss": result}
+        return columns.step_outputs(result, self.where)
 
     def _validation_keys(self):
         return [] if self.validation is None else [f"val_{key}" for key in self.metric_keys]
 
     def _check_step(self):
         """Trace the step once on one batch (nothing runs) to learn what it returns; user errors name the module."""
-        spec = lambda tensor: tf.TensorSpec([self.batch_size, *tensor.shape[1:]], tensor.dtype)  # noqa: E731
 
-        def one_step(x, y):
-            outputs = self.strategy.run(self._replica_step, args=(x, y))
+        def one_step(batch):
+            outputs = self.strategy.run(self._replica_step, args=(batch,))
             return self.strategy.experimental_local_results(outputs)[0]
 
         try:
-            traced = tf.function(one_step, autograph=False).get_concrete_function(spec(self.x), spec(self.y))
+            traced = tf.function(one_step, autograph=False).get_concrete_function(
+                batches.specs((self.x, self.y), self.batch_size)
+            )
+        except NnlabError:
+            raise
         except Exception as error:
             raise NnlabError(
                 f"{self.where}: train_step(model, optimizer, x, y) failed on a batch of {self.batch_size} "
-                f"(x {tuple(self.x.shape[1:])}, y {tuple(self.y.shape[1:])} per example): "
+                f"(x {batches.per_example(self.x)}, y {batches.per_example(self.y)} per example): "
                 f"{type(error).__name__}: {first_line(error)}. Fix the step."
             ) from None
-        outputs = traced.structured_outputs
-        bad = [key for key, value in outputs.items() if not isinstance(value, tf.Tensor) or value.shape.rank != 0]
-        if "loss" not in outputs or bad:
-            raise NnlabError(
-                f"{self.where}: train_step must return the batch's loss as a scalar tensor (or a dict of scalars "
-                f"with a 'loss' entry); it returned {_describe(outputs)}. Return e.g. keras.ops.mean(...)."
-            )
-        return ["loss"] + [key for key in outputs if key != "loss"]
-
-    def _check_track(self):
-        if self.track is None:
-            return []
-        values = self.track(self.model)
-        if not isinstance(values, dict) or any(np.size(value) != 1 for value in values.values()):
-            raise NnlabError(
-                f"{self.where}: track(model) must return a dict of single numbers to record per epoch, "
-                f"e.g. {{'w': dense.kernel[0, 0]}}; it returned {values!r}."
-            )
-        return list(values)
+        return columns.check_step_outputs(traced.structured_outputs, (), self.where)
 
 
 def _average_gradients_over_replicas(optimizer, replicas):
@@ -378,13 +412,7 @@ def order(count, seed, epoch):
     return tf.argsort(tf.bitwise.left_shift(mixed, tf.constant(32, tf.int64)) | index)  # index breaks ties
 
 
-def tensors(pair):
-    """x, y as tensors; floating arrays in Keras' float type, so a float64 make_data cannot clash with float32."""
-    return tuple(
-        tf.constant(array, dtype=keras.backend.floatx() if np.issubdtype(array.dtype, np.floating) else None)
-        for array in map(np.asarray, pair)
-    )
-
-
-def _describe(outputs):
-    return ", ".join(f"{key}: {getattr(value, 'shape', type(value).__name__)}" for key, value in outputs.items())
+def _output_width(model, x):
+    """The width of the model's output per example (1 for a sigmoid, K for a softmax), from one example."""
+    outputs = model(batches.rows(x, None, 1), training=False)
+    return int(np.prod(keras.tree.flatten(outputs)[0].shape[1:]))

@@ -5,9 +5,10 @@ import inspect
 import keras
 import numpy as np
 
-from nnlab import data as data_lib
+from nnlab import structures
 from nnlab.errors import NnlabError, first_line
-from nnlab.train import fused_adam, precision
+from nnlab.train import class_weights, figures, fused_adam, precision
+from nnlab.train.shape_guard import check_fits_data, check_label_shape, forward  # noqa: F401 (check_*: old home)
 
 
 def build(experiment, config, train=None):
@@ -38,11 +39,16 @@ def build(experiment, config, train=None):
 def prepare(experiment, config, splits, setup):
     """The experiment's model, built and compiled under the setup's strategy and checked against the data."""
     where = str(experiment.path)
+    custom_step = experiment.optional("train_step") is not None
+    figures.check_data(experiment, splits)  # a figure that needs x as one array, before anything trains
     with setup.strategy.scope(), precision.policy(config, experiment):
         model = build(experiment, config, splits.train)
-        model = precision.float32_output(model, np.asarray(splits.train[0][:2]), where)
-        compile_model(model, config, setup.compile_options, where)
-    check_fits_data(model, splits, config, where, custom_step=experiment.optional("train_step") is not None)
+        sample = structures.take(splits.train[0], slice(None, 2))
+        model = precision.float32_output(model, sample, where)
+        outputs = forward(model, sample, splits.source, where)  # its structure decides how metrics are compiled
+        compile_model(model, config, setup.compile_options, where, outputs)
+    check_fits_data(model, splits, config, where, custom_step=custom_step, outputs=outputs)
+    class_weights.sample_weights(config, splits.train, custom_step, where, outputs=_width(outputs))  # refusals
     return model
 
 
@@ -86,8 +92,12 @@ def make_optimizer(config, where="config"):
         raise NnlabError(f"{where}: field 'momentum' is {momentum!r}: {error} Pass e.g. momentum=0.9.") from None
 
 
-def compile_model(model, config, compile_options, where="config"):
-    """Compile with the config's optimizer, loss and metrics, each checked by name first."""
+def compile_model(model, config, compile_options, where="config", outputs=None):
+    """Compile with the config's optimizer, loss and metrics, each checked by name first.
+
+    A model with several outputs (`outputs`, a forward pass's result, is a list or dict of them) gets the loss and
+    every metric on each output, as Keras names them in history.csv: loss, <output>_loss, <output>_<metric>.
+    """
     for field, getter, names in (
         ("loss", keras.losses.get, [config.loss]),
         ("metrics", keras.metrics.get, list(config.metrics)),
@@ -103,68 +113,13 @@ def compile_model(model, config, compile_options, where="config"):
                     f"keras.{field if field == 'metrics' else 'losses'} name such as "
                     f"{'accuracy' if field == 'metrics' else 'mse'}."
                 ) from None
-    model.compile(
-        optimizer=make_optimizer(config, where), loss=config.loss, metrics=list(config.metrics), **compile_options
-    )
+    metrics = list(config.metrics)
+    if outputs is not None and len(keras.tree.flatten(outputs)) > 1 and metrics:
+        metrics = keras.tree.map_structure(lambda _: list(config.metrics), outputs)  # Keras wants one list each
+    model.compile(optimizer=make_optimizer(config, where), loss=config.loss, metrics=metrics, **compile_options)
     return model
 
 
-def check_fits_data(model, splits, config, where, custom_step=False):
-    """Run two training examples through the model; check the labels' shape and values suit its output and loss.
-
-    The output shape comes from that forward pass, not `model.output_shape`, which subclassed models lack. Labels
-    must match the output per example, except that Keras' built-in losses reconcile a trailing axis of size one
-    ((N,) labels for (N, 1) outputs); a hand-written train_step gets no such help: `model(x) - y` with (N, 1)
-    outputs and (N,) labels broadcasts to (N, N) and trains the wrong problem without an error.
-    """
-    x_train = np.asarray(splits.train[0])
-    try:
-        outputs = model(x_train[:2], training=False)
-    except Exception as error:
-        inputs = getattr(model, "inputs", None)
-        expected = getattr(model, "input_shape", None) if inputs else None
-        raise NnlabError(
-            f"{where}: the model cannot take {splits.source} inputs of shape {x_train.shape[1:]} "
-            f"(model input shape {expected}; {first_line(error)}). Make the model's keras.Input "
-            f"shape match the data."
-        ) from None
-    if not hasattr(outputs, "shape"):  # several outputs (a dict or list): Keras matches them to the labels itself
-        return
-    output_shape = tuple(int(size) for size in outputs.shape[1:])
-    label_shape = tuple(np.shape(splits.train[1])[1:])
-    check_label_shape(label_shape, output_shape, config.loss, where, custom_step)
-    data_lib.check_labels(splits, config.loss, output_shape[-1] if output_shape else 1)
-
-
-def check_label_shape(label_shape, output_shape, loss, where, custom_step):
-    """Raise NnlabError when labels of `label_shape` per example cannot be meant for outputs of `output_shape`."""
-    if label_shape == output_shape:
-        return
-    sparse = "sparse_categorical" in loss
-    classes = output_shape[-1] if output_shape else 1
-    if not custom_step:
-        if sparse and label_shape in ((), (1,)):
-            return
-        if classes == 1 and (label_shape + (1,) == output_shape or label_shape == output_shape + (1,)):
-            return  # Keras' losses squeeze or expand a trailing axis of one
-    shapes = f"labels of shape {label_shape} per example but model outputs of shape {output_shape}"
-    if custom_step:
-        raise NnlabError(
-            f"{where}: the data has {shapes}. train_step computes its loss by hand, so e.g. model(x) - y would "
-            f"broadcast (a batch of N becomes N x N) and train the wrong problem. Give the labels the output's shape "
-            f"in make_data (e.g. y.reshape(-1, {', '.join(map(str, output_shape)) or '1'})), or change the model's "
-            f"last layer to match the labels."
-        )
-    if label_shape in ((), (1,)) and classes > 1:
-        fix = (
-            "use loss=sparse_categorical_crossentropy, which takes integer class labels as they are, or one-hot "
-            "encode the labels in make_data (keras.utils.to_categorical)"
-            if "categorical" in loss or "crossentropy" in loss
-            else f"loss '{loss}' would compare each label with all {classes} outputs; for class labels use "
-            f"loss=sparse_categorical_crossentropy, or give the model one output per label"
-        )
-        raise NnlabError(f"{where}: the data has {shapes}, which look like class indices for {classes} classes; {fix}.")
-    raise NnlabError(
-        f"{where}: the data has {shapes}, and loss '{loss}' needs them to match. Change the model's last layer "
-        f"or reshape the labels in make_data so that both have the same shape per example."
-    )
+def _width(outputs):
+    """The first output's width per example: what class_weight's class indices are checked against."""
+    return int(np.prod(keras.tree.flatten(outputs)[0].shape[1:]))

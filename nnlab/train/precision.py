@@ -86,7 +86,7 @@ def float32_output(model, sample, where):
         if _all_float32(_output_dtypes(model, sample)):
             return model  # the module already made its last layer float32
     except Exception:
-        return model  # the model does not fit the data: modeling.check_fits_data says so in its own words
+        return model  # the model does not fit the data: shape_guard.forward says so in its own words
     for layer in _output_layers(model):
         layer.dtype_policy = keras.DTypePolicy("float32")  # its variables already are; now its math too
     if not _all_float32(_output_dtypes(model, sample)):

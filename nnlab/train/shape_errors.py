@@ -23,14 +23,17 @@ def is_first_batch_error(error, epochs_before, epochs_after):
     return bool(frames) and any(library in frames[-1].filename.replace("\\", "/") for library in LIBRARIES)
 
 
+def tidy(line):
+    """One line of TensorFlow's message without its node and op names (they mean nothing to a user), clipped."""
+    line = re.sub(r"\{\{.*?\}\}\s*|\s*\[Op:[\w-]+\].*$", "", line).strip()
+    return line if len(line) <= FIRST_LINE_CHARS else line[:FIRST_LINE_CHARS] + " ..."
+
+
 def message(error, where, config):
     """The paragraph: what TensorFlow said (its first meaningful line), and what to check."""
     lines = [line.strip() for line in str(error).splitlines() if line.strip()]
     telling = [line for line in lines if re.search(r"shape|incompatible|dtype|expected|cannot|must", line, re.I)]
-    said = (telling or lines or [type(error).__name__])[0]
-    said = re.sub(r"\{\{.*?\}\}\s*|\s*\[Op:\w+\].*$", "", said)  # TensorFlow's node and op names mean nothing here
-    if len(said) > FIRST_LINE_CHARS:
-        said = said[:FIRST_LINE_CHARS] + " ..."
+    said = tidy((telling or lines or [type(error).__name__])[0])
     return (
         f"{where}: training failed at the first batch: TensorFlow raised {type(error).__name__}: {said} "
         f"The model's output, the labels and the loss do not fit together: check loss={config.loss} against the "

@@ -18,6 +18,42 @@ from nnlab.train import loop, runner
 
 RESULTS = Path(sys.argv[1])
 MNIST = ["epochs=2", "limit_examples=4000", "batch_size=32"]
+# Two inputs as a dict, two outputs as a dict, and class weights on the first output alone (one_output=true):
+# each replica takes its slice of every array, and of the sample weights.
+STRUCTURED = """
+import dataclasses
+import keras
+import numpy as np
+import nnlab
+from keras import layers
+from nnlab.data import Splits
+
+@dataclasses.dataclass(frozen=True)
+class Config(nnlab.Config):
+    loss: str = "sparse_categorical_crossentropy"
+    optimizer: str = "sgd"
+    learning_rate: float = 0.1
+    epochs: int = 4
+    batch_size: int = 96
+    validation_fraction: float = 0.0
+    one_output: bool = True
+
+def make_data(config):
+    rng = np.random.default_rng(config.seed)
+    a, b = rng.normal(size=(96, 2)).astype("float32"), rng.normal(size=(96, 1)).astype("float32")
+    kind = (a[:, 0] + b[:, 0] > 0.8).astype("int64")
+    y = kind if config.one_output else {"kind": kind, "sign": (a[:, 1] > 0).astype("int64")}
+    return Splits(train=({"a": a, "b": b}, y))
+
+def build_model(config):
+    a, b = keras.Input(shape=(2,), name="a"), keras.Input(shape=(1,), name="b")
+    hidden = layers.Dense(4, activation="tanh")(layers.Concatenate()([a, b]))
+    kind = layers.Dense(2, activation="softmax", name="kind")(hidden)
+    if config.one_output:
+        return keras.Model({"a": a, "b": b}, kind)
+    sign = layers.Dense(2, activation="softmax", name="sign")(hidden)
+    return keras.Model({"a": a, "b": b}, {"kind": kind, "sign": sign})
+"""
 
 
 def env(run_dir):
@@ -89,6 +125,24 @@ seen["resume"] = {
     "resumed_at": resumed.metrics["resumed_at_epoch"],
     "bitwise": all(np.array_equal(a, b) for a, b in pairs),
     "largest_difference": max(float(np.max(np.abs(a - b))) for a, b in pairs),
+}
+# Structured data and class weights, full batch: the same math on one or two replicas.
+(RESULTS / "experiments").mkdir()
+(RESULTS / "experiments" / "structured.py").write_text(STRUCTURED)
+structured = lambda *overrides: runner.run(  # noqa: E731
+    "structured",
+    list(overrides),
+    results_dir=RESULTS / "structured",
+    verbose=0,
+    experiments_dir=RESULTS / "experiments",
+)
+weighted_two = structured("class_weight=balanced")
+weighted_one = with_replicas(1, lambda: structured("class_weight=balanced"))
+outputs_two = structured("one_output=false")
+seen["structured"] = {
+    "weights_two": [array.tolist() for array in weights(weighted_two.run_dir)],
+    "weights_one": [array.tolist() for array in weights(weighted_one.run_dir)],
+    "outputs_columns": sorted(outputs_two.metrics["final"]),
 }
 sweep = tuning.tune("mnist", ["max_trials=2", "epochs=1", "limit_examples=1000"], results_dir=RESULTS, verbose=0)
 seen["sweep"] = {"counts": sweep.counts, "best_config": str(sweep.best_config)}

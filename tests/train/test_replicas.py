@@ -66,6 +66,17 @@ def test_a_hand_written_step_does_the_same_math_on_two_replicas(seen):
     assert abs(np.ravel(two[0])[0] - 1.0) < 0.05  # and it learned the line (w near 1)
 
 
+def test_structured_data_and_class_weights_split_over_two_replicas(seen):
+    structured = seen["structured"]
+    np.testing.assert_allclose(
+        np.concatenate([np.ravel(a) for a in structured["weights_two"]]),
+        np.concatenate([np.ravel(a) for a in structured["weights_one"]]),
+        rtol=1e-5,
+        atol=1e-6,
+    )
+    assert {"loss", "kind_loss", "sign_loss"} <= set(structured["outputs_columns"])
+
+
 def test_a_study_and_a_sweep_run_under_two_replicas(seen):
     assert set(seen["study"]) == {"sgd", "momentum", "rmsprop", "adam"}
     assert all(0.0 <= value <= 1.0 for value in seen["study"].values())

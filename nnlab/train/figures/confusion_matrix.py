@@ -12,6 +12,8 @@ import numpy as np
 from nnlab.plots import curves
 from nnlab.results import atomic, layout
 
+ARRAY_LABELS = True  # one class label per example
+
 
 def draw(job):
     """Write confusion_matrix.png and confusion_matrix.csv for job's model on its test split (else the last it has)."""

@@ -14,6 +14,7 @@ from nnlab.train import study
 
 GRID_POINTS = 200
 MARGIN = 0.5
+ARRAY_INPUTS = ARRAY_LABELS = True  # a plane of 2 features, one class label
 
 
 def draw(job):

@@ -17,6 +17,7 @@ from nnlab.results import atomic, layout
 from nnlab.train import modeling, study
 
 BATCH = 256
+ARRAY_INPUTS = ARRAY_LABELS = True  # fed layer by layer through a Sequential
 
 
 def draw(job):

@@ -25,6 +25,7 @@ from nnlab.results import (
 MAX_LINES = 40
 MAX_FRAMES = 40
 MAX_POINTS = 2000  # scatter points drawn; more only blacken the plot and slow it down
+ARRAY_INPUTS = ARRAY_LABELS = True  # x and y plotted as one column each
 
 
 def draw(job):

@@ -1,0 +1,189 @@
+"""The shape guard: labels against the model's output, for each output, before the first step.
+
+Two training examples go through the model (`forward`) and each output is paired with its
+labels as Keras pairs them. The labels' shape per example must suit the output and the loss; where they do not,
+training would either fail deep inside TensorFlow or, worse, broadcast and train the wrong problem without an
+error. The rule differs for Keras' own losses, which reconcile a trailing axis of one, and for a hand-written
+train_step, which gets no such help (`check_label_shape`). README's "Shape guard" section states the same rule.
+"""
+
+import sys
+import warnings
+
+import keras
+import numpy as np
+
+from nnlab import data as data_lib
+from nnlab import structures
+from nnlab.errors import NnlabError, first_line
+
+_warned = set()  # modules already warned about in this process (a sweep builds a model per trial)
+
+
+def forward(model, x, source, where):
+    """The model's outputs on a couple of training inputs `x`; one paragraph if it cannot take them."""
+    try:
+        return model(x, training=False)
+    except Exception as error:
+        inputs = getattr(model, "inputs", None)
+        expected = getattr(model, "input_shape", None) if inputs else None
+        named = " and names (a dict is matched to the inputs by name)" if isinstance(x, dict) else ""
+        raise NnlabError(
+            f"{where}: the model cannot take {source} inputs of shape {structures.describe(x)} "
+            f"(model input shape {expected}; {first_line(error)}). Make the model's keras.Input "
+            f"shape{named} match the data."
+        ) from None
+
+
+def check_fits_data(model, splits, config, where, custom_step=False, outputs=None):
+    """Check the labels' shape and values suit the model's output and loss, for each output; before training.
+
+    The output shape comes from a forward pass on two training examples (`outputs`, else run here), not
+    `model.output_shape`, which subclassed models lack. Labels must match the output per example, except that
+    Keras' built-in losses reconcile a trailing axis of size one ((N,) labels for (N, 1) outputs); a hand-written
+    train_step gets no such help (see check_label_shape).
+    """
+    if outputs is None:
+        outputs = forward(model, structures.take(splits.train[0], slice(None, 2)), splits.source, where)
+    if not model.trainable_weights and where not in _warned:
+        _warned.add(where)
+        print(
+            f"nnlab: warning: {where}: the model has no trainable weights, so training cannot change it; check "
+            f"build_model (frozen layers, trainable=False, or weights made outside Keras).",
+            file=sys.stderr,
+        )
+        # Keras' train_step says the same in a warning of its own, with a source line: once is enough
+        warnings.filterwarnings("ignore", message="The model does not have any trainable weights", category=UserWarning)
+    labels = splits.train[1]
+    for name, output, path in label_pairs(model, outputs, labels, where):
+        output_shape = tuple(int(size) for size in output.shape[1:])
+        y = np.asarray(structures.at(labels, path))
+        integer = np.issubdtype(y.dtype, np.integer)
+        check_label_shape(tuple(y.shape[1:]), output_shape, config.loss, where, custom_step, integer, name)
+        if custom_step and integer and tuple(y.shape[1:]) != output_shape:  # the sparse pattern
+            _check_class_indices(splits, path, output_shape[0], where, name)
+        data_lib.check_labels(splits, config.loss, output_shape[-1] if output_shape else 1, path, name)
+
+
+def label_pairs(model, outputs, labels, where):
+    """[(output name, output, path to its labels in y)] for each of the model's outputs, paired as Keras pairs them:
+    a dict of labels by output name, a list by position (a dict of outputs in the order of its sorted names)."""
+    flat = keras.tree.flatten(outputs)
+    if isinstance(outputs, dict):
+        names = sorted(outputs)
+    else:
+        declared = list(getattr(model, "output_names", None) or [])
+        names = declared if len(declared) == len(flat) else [f"output {index}" for index in range(len(flat))]
+    if len(flat) == 1:
+        if isinstance(labels, dict):
+            raise NnlabError(
+                f"{where}: the model has one output, but y is a dict ({structures.describe(labels)} per example); "
+                f"a model with one output takes y as one array. Return the labels array itself in make_data."
+            )
+        paths = [path for path, _ in _paths(labels)]
+        if len(paths) != 1:
+            raise _mismatch(where, names, labels)
+        return [("", flat[0], paths[0])]
+    if isinstance(labels, dict):
+        if sorted(labels) != names:
+            raise _mismatch(where, names, labels)
+        return [(name, output, (name,)) for name, output in zip(names, flat, strict=True)]
+    if not isinstance(labels, (list, tuple)) or len(labels) != len(flat):
+        raise _mismatch(where, names, labels)
+    return [(name, output, (index,)) for index, (name, output) in enumerate(zip(names, flat, strict=True))]
+
+
+def _paths(value, path=()):
+    if isinstance(value, dict):
+        return [pair for key in sorted(value) for pair in _paths(value[key], path + (key,))]
+    if isinstance(value, (list, tuple)):
+        return [pair for index, item in enumerate(value) for pair in _paths(item, path + (index,))]
+    return [(path, value)]
+
+
+def _mismatch(where, names, labels):
+    return NnlabError(
+        f"{where}: the model has {len(names)} output{'s' if len(names) != 1 else ''} ({', '.join(names)}) but y is "
+        f"{structures.describe(labels)} per example; give y one array per output: a dict by output name or a list "
+        f"in the outputs' order."
+    )
+
+
+def _check_class_indices(splits, path, classes, where, output):
+    """Integer labels against K outputs in a hand-written step are class indices: they must lie in [0, K)."""
+    for name, (_, y) in splits.items():
+        y = np.asarray(structures.at(y, path))
+        if y.min() < 0 or y.max() >= classes:
+            of = f" of output {output!r}" if output else ""
+            raise NnlabError(
+                f"{where}: the {name} split's integer labels{of} range over [{y.min()}, {y.max()}], but the model "
+                f"outputs {classes} values per example, so as class indices they must lie in [0, {classes - 1}]. "
+                f"Fix the labels or widen the model's last layer."
+            )
+
+
+def check_label_shape(label_shape, output_shape, loss, where, custom_step, integer_labels=False, output=""):
+    """Raise NnlabError when labels of `label_shape` per example cannot be meant for outputs of `output_shape`.
+
+    With Keras' losses a trailing axis of one is fine (they reconcile it), and integer class labels suit a sparse
+    loss. A hand-written train_step computes its loss itself, so only what cannot broadcast wrongly passes:
+    equal shapes, and integer labels () or (1,) against an output (K,), K >= 2 (class indices for a sparse loss,
+    as in TensorFlow's "Custom training: walkthrough"). () against (1,), either way round, would broadcast a batch
+    of N to N x N; float labels () against K outputs are neither class indices nor one-hot.
+    """
+    if label_shape == output_shape:
+        return
+    sparse = "sparse_categorical" in loss
+    classes = output_shape[-1] if output_shape else 1
+    of = f" for output {output!r}" if output else ""
+    shapes = f"labels of shape {label_shape} per example{of} but model outputs of shape {output_shape}"
+    if custom_step:
+        _check_hand_written(label_shape, output_shape, integer_labels, shapes, where)
+        return
+    if sparse and label_shape in ((), (1,)):
+        return
+    if classes == 1 and (label_shape + (1,) == output_shape or label_shape == output_shape + (1,)):
+        return  # Keras' losses squeeze or expand a trailing axis of one
+    if label_shape in ((), (1,)) and classes > 1:
+        fix = (
+            "use loss=sparse_categorical_crossentropy, which takes integer class labels as they are, or one-hot "
+            "encode the labels in make_data (keras.utils.to_categorical)"
+            if "categorical" in loss or "crossentropy" in loss
+            else f"loss '{loss}' would compare each label with all {classes} outputs; for class labels use "
+            f"loss=sparse_categorical_crossentropy, or give the model one output per label"
+        )
+        raise NnlabError(f"{where}: the data has {shapes}, which look like class indices for {classes} classes; {fix}.")
+    raise NnlabError(
+        f"{where}: the data has {shapes}, and loss '{loss}' needs them to match. Change the model's last layer "
+        f"or reshape the labels in make_data so that both have the same shape per example."
+    )
+
+
+def _check_hand_written(label_shape, output_shape, integer_labels, shapes, where):
+    """The shape guard's rule for a hand-written train_step (see check_label_shape)."""
+    classes = output_shape[0] if len(output_shape) == 1 else 0
+    if label_shape in ((), (1,)) and classes >= 2:
+        if integer_labels:
+            return  # class indices, for e.g. SparseCategoricalCrossentropy(from_logits=True)
+        if label_shape == ():
+            raise NnlabError(
+                f"{where}: the data has {shapes}, and the labels are floats: neither class indices nor one-hot rows. "
+                f"For {classes} classes give integer class indices (y.astype('int64'), for a sparse loss) or "
+                f"one-hot rows of shape ({classes},) (keras.utils.to_categorical) in make_data; for {classes} "
+                f"regression targets give the labels shape ({classes},) per example."
+            )
+    if {label_shape, output_shape} == {(), (1,)}:
+        flat = "labels" if label_shape == () else "outputs"
+        raise NnlabError(
+            f"{where}: the data has {shapes}. train_step computes its loss by hand, so e.g. model(x) - y would "
+            f"broadcast the flat {flat} against the (N, 1) ones (a batch of N becomes N x N) and train the wrong "
+            f"problem. Give both the shape (N, 1): y.reshape(-1, 1) in make_data"
+            + (" (or flatten the model's output)" if flat == "labels" else ", and an output of shape (N, 1)")
+            + "."
+        )
+    raise NnlabError(
+        f"{where}: the data has {shapes}. train_step computes its loss by hand, so e.g. model(x) - y would "
+        f"broadcast (a batch of N becomes N x N) and train the wrong problem. Give the labels the output's shape "
+        f"in make_data (e.g. y.reshape(-1, {', '.join(map(str, output_shape)) or '1'})), or change the model's "
+        f"last layer to match the labels."
+    )
