@@ -89,7 +89,7 @@ def _new_id():
 def open_run(results_dir, experiment_name, record, resume=False):
     """The run directory for `record` (config.json's contents): with `resume`, the newest unfinished run of the same
     config; otherwise (or if there is none, which one line says) a new one, with config.json written."""
-    run_dir = unfinished(results_dir, experiment_name, record["config"]) if resume else None
+    run_dir = unfinished(results_dir, experiment_name, record["config"], record.get("overrides")) if resume else None
     if resume and run_dir is None:
         console.say(
             f"nnlab: --resume: no unfinished run of {experiment_name} with this config in "
@@ -103,8 +103,8 @@ def open_run(results_dir, experiment_name, record, resume=False):
     return run_dir
 
 
-def unfinished(results_dir, experiment_name, config):
-    """The newest run of the experiment with exactly `config` that did not finish, or None.
+def unfinished(results_dir, experiment_name, config, overrides=None):
+    """The newest run of the experiment with `config` (see `same_config`) that did not finish, or None.
 
     Raises:
       NnlabError: that run's process is still alive, so resuming it would mean two writers.
@@ -113,7 +113,7 @@ def unfinished(results_dir, experiment_name, config):
     for path in sorted(parent.glob("*-*-*"), reverse=True):
         run_dir = RunDir(path)
         try:
-            same = bounded.read_json(run_dir.file(layout.CONFIG))["config"] == config
+            same = same_config(bounded.read_json(run_dir.file(layout.CONFIG))["config"], config, overrides)
         except (OSError, ValueError, KeyError, TypeError) as error:  # ValueError: bounded.Unreadable too
             _skip_unreadable(run_dir, error)
             continue
@@ -126,6 +126,21 @@ def unfinished(results_dir, experiment_name, config):
             )
         return run_dir
     return None
+
+
+def same_config(recorded, config, overrides=None):
+    """Whether a run that recorded `recorded` trained `config`: equal in every field it recorded.
+
+    A field the run did not record was added (to nnlab.Config or the experiment) after it started; it matches
+    only while it holds its default (it is not among `overrides`), so a new base field with a default, such as
+    class_weight, does not orphan every unfinished run. Without `overrides`, every field must be recorded.
+    """
+    if not isinstance(recorded, dict) or set(recorded) - set(config):
+        return False
+    added = set(config) - set(recorded)
+    if added and (overrides is None or added & set(overrides)):
+        return False
+    return all(recorded[key] == value for key, value in config.items() if key in recorded)
 
 
 def _skip_unreadable(run_dir, error):

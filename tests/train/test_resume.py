@@ -137,3 +137,17 @@ def test_a_live_run_is_not_resumed_twice(steady, results_dir):
     )
     with pytest.raises(NnlabError, match="is still running"):
         runner.run("steady", ["epochs=1"], results_dir=results_dir, verbose=0, resume=True)
+
+
+def test_a_run_recorded_before_a_new_base_field_still_resumes(steady, results_dir):
+    """An unfinished run whose config.json predates a base field with a default (class_weight) is the same config
+    while that field holds its default; overriding the new field makes it another run."""
+    first = runner.run("steady", ["epochs=2"], results_dir=results_dir, verbose=0).run_dir
+    record = json.loads((first / "config.json").read_text())
+    del record["config"]["class_weight"]  # as config.json was written before the field existed
+    (first / "config.json").write_text(json.dumps(record))
+    (first / "status.json").write_text(json.dumps({"status": "failed"}))
+    other = runner.run("steady", ["epochs=2", "class_weight=balanced"], results_dir=results_dir, verbose=0, resume=True)
+    assert other.run_dir != first
+    (first / "status.json").write_text(json.dumps({"status": "failed"}))
+    assert runner.run("steady", ["epochs=2"], results_dir=results_dir, verbose=0, resume=True).run_dir == first
