@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 
 from nnlab.plots import curves
-from nnlab.results import atomic, layout
+from nnlab.results import atomic, history, layout
 
 ARRAY_LABELS = True  # one class label per example
 
@@ -21,9 +21,9 @@ def draw(job):
     probabilities = np.asarray(job.model.predict(x, batch_size=job.config.batch_size, verbose=0))
     counts = confusion_counts(y, probabilities)
     names = class_names(job.config.dataset, len(counts))
-    lines = ["true\\predicted," + ",".join(names)]
-    lines += [f"{name}," + ",".join(map(str, row)) for name, row in zip(names, counts, strict=True)]
-    atomic.write_text(job.run_dir.file(layout.CONFUSION_MATRIX_TABLE), "\n".join(lines) + "\n")
+    header = ["true\\predicted", *names]
+    rows = [dict(zip(header, [name, *map(int, row)], strict=True)) for name, row in zip(names, counts, strict=True)]
+    atomic.write_text(job.run_dir.file(layout.CONFUSION_MATRIX_TABLE), history.to_csv(rows, header))
     figure, axes = plt.subplots(figsize=(1.2 * len(names) + 2.5, 1.2 * len(names) + 1.5))
     axes.imshow(counts, cmap="Blues")
     for (row, column), count in np.ndenumerate(counts):

@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from nnlab.plots import curves
-from nnlab.results import atomic, layout
+from nnlab.results import atomic, history, layout
 from nnlab.train import modeling, study
 
 BATCH = 256
@@ -28,13 +28,9 @@ def draw(job):
         keras.utils.set_random_seed(variant.config.seed)  # as the study did before building this variant
         model = modeling.build(variant.experiment, variant.config)
         table[name or "model"] = layer_statistics(model, x, y, variant.config.loss)
-    lines = ["variant,layer,activation_std,gradient_std"]
-    lines += [
-        f"{name},{row['layer']},{row['activation_std']!r},{row['gradient_std']!r}"
-        for name, rows in table.items()
-        for row in rows
-    ]
-    atomic.write_text(job.run_dir.file(layout.INIT_STATISTICS_TABLE), "\n".join(lines) + "\n")
+    rows = [{"variant": name, **row} for name, layer_rows in table.items() for row in layer_rows]
+    fields = ["variant", "layer", "activation_std", "gradient_std"]
+    atomic.write_text(job.run_dir.file(layout.INIT_STATISTICS_TABLE), history.to_csv(rows, fields))
     figure, axes_row = plt.subplots(1, 2, figsize=(12, 4.2))
     for axes, key, title in (
         (axes_row[0], "activation_std", "std of each layer's output"),

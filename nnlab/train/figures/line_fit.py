@@ -11,11 +11,10 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
 from matplotlib import animation  # noqa: E402
 
 from nnlab.errors import NnlabError  # noqa: E402
-from nnlab.plots import curves  # noqa: E402
+from nnlab.plots import curves, tables  # noqa: E402
 from nnlab.reference import linear_fit  # noqa: E402
 from nnlab.results import (
     atomic,  # noqa: E402
@@ -30,7 +29,7 @@ ARRAY_INPUTS = ARRAY_LABELS = True  # x and y plotted as one column each
 
 def draw(job):
     """Write line_fit.png, line_fit_trajectory.png and line_fit.gif into the run directory; return their paths."""
-    history = pd.read_csv(job.history.path)
+    history = tables.read_csv(job.history.path)
     if not {"w", "b"} <= set(history.columns):
         raise NnlabError(
             f"{job.where}: FIGURES has 'line_fit', which needs w and b per epoch in history.csv; define "
