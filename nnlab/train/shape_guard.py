@@ -47,11 +47,7 @@ def check_fits_data(model, splits, config, where, custom_step=False, outputs=Non
         outputs = forward(model, structures.take(splits.train[0], slice(None, 2)), splits.source, where)
     if not model.trainable_weights and where not in _warned:
         _warned.add(where)
-        print(
-            f"nnlab: warning: {where}: the model has no trainable weights, so training cannot change it; check "
-            f"build_model (frozen layers, trainable=False, or weights made outside Keras).",
-            file=sys.stderr,
-        )
+        print(f"nnlab: warning: {where}: {_no_weights(model)}", file=sys.stderr)
         # Keras' train_step says the same in a warning of its own, with a source line: once is enough
         warnings.filterwarnings("ignore", message="The model does not have any trainable weights", category=UserWarning)
     labels = splits.train[1]
@@ -60,9 +56,69 @@ def check_fits_data(model, splits, config, where, custom_step=False, outputs=Non
         y = np.asarray(structures.at(labels, path))
         integer = np.issubdtype(y.dtype, np.integer)
         check_label_shape(tuple(y.shape[1:]), output_shape, config.loss, where, custom_step, integer, name)
+        check_probabilities(output, config.loss, where, custom_step, name)
         if custom_step and integer and tuple(y.shape[1:]) != output_shape:  # the sparse pattern
             _check_class_indices(splits, path, output_shape[0], where, name)
         data_lib.check_labels(splits, config.loss, output_shape[-1] if output_shape else 1, path, name)
+
+
+def _no_weights(model):
+    """The warning for a model without trainable weights, naming tf.Variables Keras does not count as weights."""
+    import tensorflow as tf
+
+    loose = sorted(name for name, value in vars(model).items() if isinstance(value, tf.Variable))
+    if not loose:
+        return (
+            "the model has no trainable weights, so training cannot change it; check build_model (frozen layers, "
+            "trainable=False, or weights made outside Keras)."
+        )
+    return (
+        f"the model has no Keras weights: {', '.join(loose)} are plain tf.Variables, which Keras 3 does not track, "
+        f"so a train_step may still train them but model.keras will not hold them, --resume will not restore "
+        f"them and Keras' own train_step cannot train them. Create them with self.add_weight(...) in the model."
+    )
+
+
+# Keras' crossentropies by name read the outputs as probabilities (from_logits=False).
+PROBABILITY_LOSSES = (
+    "sparse_categorical_crossentropy",
+    "categorical_crossentropy",
+    "binary_crossentropy",
+    "categorical_focal_crossentropy",
+    "binary_focal_crossentropy",
+)
+PROBABILITY_SLACK = 1e-6
+
+
+def check_probabilities(output, loss, where, custom_step, name=""):
+    """A crossentropy named by `config.loss` reads the outputs as probabilities. Logits (a last layer without
+    softmax or sigmoid) are clipped and renormalised by it and train to chance without an error, so outputs
+    outside [0, 1] on the sample forward pass stop the run; with a hand-written train_step, whose own loss may
+    take logits (from_logits=True), only the validation and test losses are affected, so one warning says so."""
+    if loss not in PROBABILITY_LOSSES:
+        return
+    values = np.asarray(keras.ops.convert_to_numpy(output), dtype=float)
+    if not values.size or (values.min() >= -PROBABILITY_SLACK and values.max() <= 1 + PROBABILITY_SLACK):
+        return
+    of = f" of output {name!r}" if name else ""
+    seen = f"the model's outputs{of} on two training examples range over [{values.min():.3g}, {values.max():.3g}]"
+    last = "activation='sigmoid'" if "binary" in loss else "activation='softmax'"
+    if custom_step:
+        if (where, name) not in _warned:
+            _warned.add((where, name))
+            print(
+                f"nnlab: warning: {where}: {seen}, so they are not probabilities, but val_loss and the test loss "
+                f"use loss={loss}, which reads them as probabilities; your train_step's own loss is not affected. "
+                f"For comparable numbers end the model with {last} (and take probabilities in train_step), or set "
+                f"loss to a metric of your outputs.",
+                file=sys.stderr,
+            )
+        return
+    raise NnlabError(
+        f"{where}: {seen}, so they are not probabilities, but loss={loss} reads them as probabilities and would "
+        f"clip them and train to chance without an error. End the model with {last} (Keras' crossentropy "
+        f"losses by name take probabilities)."
+    )
 
 
 def label_pairs(model, outputs, labels, where):

@@ -107,3 +107,70 @@ def test_keras_losses_keep_their_rule():
     modeling.check_label_shape((), (10,), "sparse_categorical_crossentropy", "e.py", custom_step=False)
     with pytest.raises(NnlabError, match="look like class indices for 10 classes"):
         modeling.check_label_shape((), (10,), "categorical_crossentropy", "e.py", custom_step=False)
+
+
+def test_logits_with_a_probability_loss_stop_keras_step_and_warn_a_hand_written_one(
+    make_experiment, results_dir, capsys
+):
+    """A crossentropy by name reads outputs as probabilities: logits would be clipped and train to chance in
+    silence under Keras' own step; a hand-written step's own loss may take logits, so it only gets a warning."""
+    make_experiment("walkthrough", WALKTHROUGH)
+    runner.run("walkthrough", ["epochs=1"], results_dir=results_dir, verbose=0)
+    said = capsys.readouterr().err
+    assert said.count("nnlab: warning:") == 1 and "val_loss and the test loss use loss=sparse_categorical" in said
+    keras_step = WALKTHROUGH.split("    loss_object =")[0]  # the same model and data, trained by Keras' own step
+    make_experiment("logits", keras_step)
+    with pytest.raises(NnlabError, match=r"not probabilities, but loss=sparse_categorical_crossentropy .*softmax"):
+        runner.run("logits", ["epochs=1"], results_dir=results_dir, verbose=0)
+    with_softmax = keras_step.replace("keras.layers.Dense(3)", "keras.layers.Dense(3, activation='softmax')")
+    make_experiment("probabilities", with_softmax)
+    runner.run("probabilities", ["epochs=1"], results_dir=results_dir, verbose=0)  # trains
+
+
+def test_plain_tf_variables_are_named_in_the_no_weights_warning(make_experiment, results_dir, capsys):
+    """TensorFlow's "Custom training: basics" keeps w and b as tf.Variables on a keras.Model: Keras 3 does not
+    track them, and the warning says what that means instead of claiming training cannot change the model."""
+    make_experiment(
+        "basics",
+        """
+        import dataclasses
+        import keras
+        import numpy as np
+        import tensorflow as tf
+        import nnlab
+        from nnlab.data import Splits
+
+        @dataclasses.dataclass(frozen=True)
+        class Config(nnlab.Config):
+            optimizer: str = "sgd"
+            learning_rate: float = 0.1
+            epochs: int = 2
+
+        class Line(keras.Model):
+            def __init__(self):
+                super().__init__()
+                self.w = tf.Variable(5.0)
+                self.b = tf.Variable(0.0)
+
+            def call(self, x):
+                return self.w * x + self.b
+
+        def make_data(config):
+            x = np.linspace(-1, 1, 100, dtype="float32")[:, None]
+            return Splits(train=(x, 3 * x + 2))
+
+        def build_model(config):
+            return Line()
+
+        def train_step(model, optimizer, x, y):
+            with tf.GradientTape() as tape:
+                loss = tf.reduce_mean(tf.square(model(x) - y))
+            dw, db = tape.gradient(loss, [model.w, model.b])
+            model.w.assign_sub(0.1 * dw)
+            model.b.assign_sub(0.1 * db)
+            return loss
+        """,
+    )
+    runner.run("basics", results_dir=results_dir, verbose=0)
+    said = capsys.readouterr().err
+    assert "b, w are plain tf.Variables, which Keras 3 does not track" in said and "add_weight" in said
