@@ -18,6 +18,7 @@ import os
 import resource
 import time
 import traceback
+import warnings
 from pathlib import Path
 
 import keras
@@ -179,7 +180,11 @@ class SweepTuner(base_tuner.BaseTuner):
         devices.check_batch_size(config.batch_size, sweep.setup.replicas, sweep.experiment.path)
         model = modeling.prepare(sweep.experiment, config, sweep.splits, sweep.setup)
         if tuner_values.get("tuner/trial_id"):  # Hyperband continues a trial of the previous round
-            model.load_weights(Path(self.get_trial_dir(tuner_values["tuner/trial_id"])) / layout.TRIAL_WEIGHTS)
+            with warnings.catch_warnings():
+                # The weights, not the optimizer's moments (not built yet), as keras-tuner's Hyperband continues a
+                # trial; Keras warns about it on every continued trial.
+                warnings.filterwarnings("ignore", message="Skipping variable loading for optimizer")
+                model.load_weights(Path(self.get_trial_dir(tuner_values["tuner/trial_id"])) / layout.TRIAL_WEIGHTS)
         else:
             initial_epoch = 0
         trial_config = dataclasses.replace(config, epochs=epochs, seed=seed)  # the loop orders batches by its seed

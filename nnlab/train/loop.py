@@ -35,7 +35,7 @@ import tensorflow as tf
 
 from nnlab.errors import NnlabError, first_line
 from nnlab.results import checkpoint
-from nnlab.train import batches, class_weights, columns, modeling, step_errors
+from nnlab.train import batches, class_weights, columns, modeling, startup, step_errors
 from nnlab.train.controls import NoControls
 from nnlab.train.progress import Progress, TensorBoardLog
 
@@ -160,6 +160,7 @@ class EpochLoop:
 
     def __init__(self, job):
         config = job.config
+        startup.hide_own_retracing_warnings()  # a sweep or study compiles one loop per model, on purpose
         self.model, self.where, self.strategy = job.model, job.where, job.strategy
         self.optimizer = self.model.optimizer
         self.replicas = self.strategy.num_replicas_in_sync

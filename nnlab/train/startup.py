@@ -8,6 +8,7 @@ written back; TF_CPP_MIN_LOG_LEVEL=3 (errors hidden) only where no NVIDIA driver
 GPU still shows why TensorFlow could not use it.
 """
 
+import logging
 import os
 import re
 import sys
@@ -50,3 +51,21 @@ def import_tensorflow():
     kept = [line for line in text.splitlines() if line.strip() and not CHATTER.search(line)]
     if kept:
         print("\n".join(kept), file=sys.stderr)
+
+
+class OwnRetracing(logging.Filter):
+    """Drops TensorFlow's "N out of the last M calls to <...> triggered tf.function retracing" warning when the
+    function is nnlab's own: a sweep compiles a fresh loop for each trial's model on purpose, and the warning's
+    advice (define the tf.function outside the loop) is about nnlab's code, not the user's. The same warning about
+    a function of the experiment module still shows."""
+
+    def filter(self, record):
+        message = record.getMessage()
+        return not ("triggered tf.function retracing" in message and " of <nnlab." in message)
+
+
+def hide_own_retracing_warnings():
+    """Install OwnRetracing on TensorFlow's logger, once per process."""
+    logger = logging.getLogger("tensorflow")
+    if not any(isinstance(existing, OwnRetracing) for existing in logger.filters):
+        logger.addFilter(OwnRetracing())

@@ -123,3 +123,22 @@ def test_the_launcher_relays_the_chiefs_lines_and_each_warning_once(tmp_path):
         warning.strip(),
         "half a line",
     ]
+
+
+def test_tensorflows_retracing_warning_is_dropped_only_for_nnlabs_own_loop():
+    """A sweep compiles a loop per trial on purpose; the warning stays for a function of the user's module."""
+    import logging
+
+    from nnlab.train import startup
+
+    def record(function):
+        message = f"5 out of the last 5 calls to {function} triggered tf.function retracing. Tracing is expensive"
+        return logging.LogRecord("tensorflow", logging.WARNING, __file__, 1, message, None, None)
+
+    own = record("<bound method EpochLoop._epochs of <nnlab.train.loop.EpochLoop object at 0x7f>>")
+    users = record("<function train_step at 0x7f>")
+    startup.hide_own_retracing_warnings()
+    startup.hide_own_retracing_warnings()  # once per process, however often it is asked
+    logger = logging.getLogger("tensorflow")
+    assert sum(isinstance(check, startup.OwnRetracing) for check in logger.filters) == 1
+    assert not logger.filter(own) and logger.filter(users)
