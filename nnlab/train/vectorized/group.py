@@ -259,7 +259,9 @@ class TrainingGroup:
                 "iterations": tf.constant(arrays["iterations"]),
             }
         except KeyError as error:
-            raise NnlabError(f"{self.state_path} lacks the array {error}; delete it to train the group afresh.") from None
+            raise NnlabError(
+                f"{self.state_path} lacks the array {error}; delete it to train the group afresh."
+            ) from None
         if tf.nest.map_structure(lambda t: (tuple(t.shape), t.dtype), state) != tf.nest.map_structure(
             lambda t: (tuple(t.shape), t.dtype), self.state
         ):
@@ -273,4 +275,3 @@ class TrainingGroup:
             member.error = NnlabError(saved["error"]) if saved.get("error") else None
             member.controls.restore(saved.get("controls") or {})
             member.rate, member.seconds = float(saved["rate"]), float(saved.get("seconds", 0.0))
-

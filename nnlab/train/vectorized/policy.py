@@ -48,7 +48,7 @@ XLA_MIN_STEPS = 500
 
 
 def first_failed_rule(experiment, config, model, splits, replicas):
-    """"" when the experiment can train as groups, else the first rule it fails, as a phrase for vectorize.reason.
+    """The first rule the experiment fails, as a phrase for vectorize.reason; "" when it can train as groups.
 
     Args:
       experiment: the loaded experiment module.

@@ -86,7 +86,9 @@ class GroupProgram:
 
     def _epochs(self, state, start, count, seeds, rates, momentum, live):
         self.traces += 1  # Python runs this body only while tracing
-        arrays = {key: tf.TensorArray(tf.float32, size=loop.MAX_CHUNK, element_shape=[self.slots]) for key in self.columns}
+        arrays = {
+            key: tf.TensorArray(tf.float32, size=loop.MAX_CHUNK, element_shape=[self.slots]) for key in self.columns
+        }
 
         def keep_going(i, finite, state, arrays):
             return tf.logical_and(i < count, finite)
@@ -94,9 +96,7 @@ class GroupProgram:
         def one_epoch(i, finite, state, arrays):
             state, values = self._train_epoch(state, start + i, seeds, rates, momentum, live)
             if self.validation is not None:
-                values.update(
-                    {f"val_{key}": value for key, value in self._evaluate(state, *self.validation).items()}
-                )
+                values.update({f"val_{key}": value for key, value in self._evaluate(state, *self.validation).items()})
             values["learning_rate"] = rates
             arrays = {key: arrays[key].write(i, tf.cast(values[key], tf.float32)) for key in self.columns}
             healthy = tf.logical_or(tf.math.is_finite(tf.cast(values["loss"], tf.float32)), tf.logical_not(live))
@@ -166,9 +166,7 @@ class GroupProgram:
         """The total loss (compiled loss plus model.losses), the predictions and the updated non-trainables."""
         model = self.model
         kwargs = {"training": training} if model._call_has_training_arg else {}
-        y_pred, non_trainable, losses = model.stateless_call(
-            trainable, non_trainable, x, return_losses=True, **kwargs
-        )
+        y_pred, non_trainable, losses = model.stateless_call(trainable, non_trainable, x, return_losses=True, **kwargs)
         if losses:  # what the forward pass added (activity regularizers, weight regularizers), for compute_loss
             model._losses_override.clear()
             model._losses_override = losses
@@ -182,7 +180,9 @@ class GroupProgram:
     def _update_metrics(self, metrics, loss, x, y, y_pred):
         """The loss tracker (weighted by batch size) and the compiled metrics, through Keras' stateless metric API."""
         model = self.model
-        with keras_backend.StatelessScope(state_mapping=list(zip(model.metrics_variables, metrics))) as scope:
+        with keras_backend.StatelessScope(
+            state_mapping=list(zip(model.metrics_variables, metrics, strict=True))
+        ) as scope:
             model._loss_tracker.update_state(loss, sample_weight=tf.shape(x)[0])
             model.compute_metrics(x, y, y_pred, sample_weight=None)
         updated = [scope.get_current_value(variable) for variable in model.metrics_variables]
@@ -192,7 +192,7 @@ class GroupProgram:
         """Each metric's result per trial, as [K] vectors keyed by history column."""
 
         def one(values):
-            mapping = list(zip(self.model.metrics_variables, values))
+            mapping = list(zip(self.model.metrics_variables, values, strict=True))
             with keras_backend.StatelessScope(state_mapping=mapping):
                 results = self.model.get_metrics_result()
             return {key: tf.cast(results[key], tf.float32) for key in self.metric_keys}
