@@ -14,6 +14,8 @@ results/
       logs/<role>.log  processes.json                  (a sweep with workers)
       tuner/oracle.json  tuner/trial_<id>/{trial.json, history.csv, nnlab_trial.json, checkpoint.npz,
                                             final.weights.h5}
+      tuner/group_<n>.npz                              (a group of trials trained as one program: its members,
+                                                        and its state while it trains)
 """
 
 # A run directory.
@@ -113,6 +115,21 @@ TRIAL_RECORD = "nnlab_trial.json"
 TRIAL_WEIGHTS = "final.weights.h5"
 ALL_TRIAL_STATES = f"trial_*/{TRIAL_STATE}"
 ALL_TUNER_STATES = "*.json"  # oracle.json and each tuner's <tuner id>.json
+
+
+def group_state(number):
+    """tuner/group_<n>.npz: group n's membership and owner, and, while it trains, its state after the last chunk."""
+    return f"group_{number}.npz"
+
+
+ALL_GROUP_STATES = "group_*.npz"
+
+
+def group_number(name):
+    """n for a file named group_<n>.npz, else None."""
+    stem, dot, extension = name.rpartition(".")
+    number = stem.removeprefix("group_")
+    return int(number) if dot and extension == "npz" and stem.startswith("group_") and number.isdigit() else None
 
 
 def tuner_state(tuner_id):

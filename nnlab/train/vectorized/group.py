@@ -239,6 +239,8 @@ class TrainingGroup:
 
     def _restore(self):
         arrays, meta = checkpoint.read_arrays(self.state_path)
+        if "members" not in meta:
+            return  # the group was formed, but no chunk had finished: it starts afresh
         names = [saved.get("name") for saved in meta.get("members", [])]
         if names != [member.name for member in self.members] or meta.get("slots") != self.slots:
             raise NnlabError(
