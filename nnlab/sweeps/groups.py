@@ -128,7 +128,9 @@ class GroupedSweepTuner(SweepTuner):
     def _config(self, trial):
         """The trial's config, as SweepTuner.run_trial resolves it (before its own seed is set)."""
         values = {key: value for key, value in trial.hyperparameters.values.items() if key not in TUNER_KEYS}
-        return config_lib.resolve(self.sweep.experiment.config_class, {**config_lib.to_dict(self.sweep.config), **values})
+        return config_lib.resolve(
+            self.sweep.experiment.config_class, {**config_lib.to_dict(self.sweep.config), **values}
+        )
 
     def _train_group(self, trials, path, meta):
         from nnlab.train.vectorized.group import Member, Programs, TrainingGroup

@@ -163,7 +163,7 @@ class TrainingGroup:
                     self._record(member, slot, columns, done, seconds / count / size)
             self.epoch += done
             self._finish_if_over(epochs)
-            if any(member.live for member in self.members):
+            if self.state_path is not None and any(member.live for member in self.members):
                 self._save()
             timed = int(loop.CHUNK_SECONDS * count / max(seconds, 1e-9))
             chunk = max(1, min(loop.MAX_CHUNK, 10 * count, timed))

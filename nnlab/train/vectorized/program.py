@@ -110,10 +110,7 @@ class GroupProgram:
     def _train_epoch(self, state, epoch, seeds, rates, momentum, live):
         """One pass over the training split in each trial's own order; each trial's epoch metrics, as [K] vectors."""
         size = self.batch_size
-        if size < self.count:  # the loop's rule: a batch of the whole split needs no shuffling
-            orders = loop.order(self.count, seeds[:, None], epoch)  # [K, count]: each trial's order alone
-        else:
-            orders = tf.tile(tf.range(self.count, dtype=tf.int32)[None], [self.slots, 1])
+        orders = self.orders(seeds, epoch)
         metrics = [tf.tile(value[None], [self.slots] + [1] * value.shape.rank) for value in self.initial_metrics]
 
         def batch(begin, length, state, metrics):
@@ -129,6 +126,12 @@ class GroupProgram:
         if self.remainder:  # the last, smaller batch with its own static shape
             state, metrics = batch(self.full * size, self.remainder, state, metrics)
         return state, self._results(metrics)
+
+    def orders(self, seeds, epoch):
+        """[K, count]: each trial's order of the training examples in `epoch`, the one it has alone (loop.order)."""
+        if self.batch_size < self.count:
+            return loop.order(self.count, seeds[:, None], epoch)
+        return tf.tile(tf.range(self.count, dtype=tf.int32)[None], [self.slots, 1])  # one batch: no shuffling
 
     def _step(self, state, metrics, indices, rates, momentum, live):
         x, y = tf.gather(self.x, indices), tf.gather(self.y, indices)  # each trial's batch: [K, batch, ...]
