@@ -98,17 +98,17 @@ def test_initial_weights_batch_order_and_one_trace_per_structure(small, tmp_path
     group = group_lib.TrainingGroup(experiment, setup, splits, members, 4, programs, tmp_path / "g0.npz")
     release_memory()
     assert group.build() == []
-    trainable, non_trainable = group.state["trainable"], group.state["non_trainable"]
+    trainable, non_trainable = [v.numpy() for v in group.state["trainable"]], group.state["non_trainable"]
     for slot, trial in enumerate(members):
         release_memory()  # the lone trial's build, exactly: SweepTuner._train_execution
         keras.utils.set_random_seed(trial.config.seed)
         model = modeling.prepare(experiment, trial.config, splits, setup)
         for stacked, variable in zip(trainable, model.trainable_variables, strict=True):
-            np.testing.assert_array_equal(stacked.numpy()[slot], variable.numpy())
+            np.testing.assert_array_equal(stacked[slot], variable.numpy())
         for stacked, variable in zip(non_trainable, model.non_trainable_variables, strict=True):
             np.testing.assert_array_equal(stacked.numpy()[slot], variable.numpy())
     for stacked in trainable:  # the empty fourth slot holds a frozen copy
-        np.testing.assert_array_equal(stacked.numpy()[3], stacked.numpy()[0])
+        np.testing.assert_array_equal(stacked[3], stacked[0])
 
     program = group.program
     seeds = tf.constant([3, 11, 5, 0], tf.int64)
@@ -157,7 +157,8 @@ def test_each_trial_is_the_trial_alone_and_frozen_when_it_stops_or_diverges(smal
             assert str(trial.error) == str(error) and "diverged" in str(error)
             continue
         assert error is None
-        weights = [stacked.numpy()[slot] for stacked in group.state["trainable"] + group.state["non_trainable"]]
+        stacks = [v.numpy() for v in group.state["trainable"]] + [v.numpy() for v in group.state["non_trainable"]]
+        weights = [stacked[slot] for stacked in stacks]
         for mine, theirs in zip(weights, model.trainable_variables + model.non_trainable_variables, strict=True):
             np.testing.assert_allclose(mine, theirs.numpy(), rtol=1e-4, atol=1e-6)
     assert [trial.outcome for trial in members[:3]] == [group_lib.DONE, group_lib.DONE, group_lib.STOPPED_EARLY]

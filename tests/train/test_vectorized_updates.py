@@ -33,7 +33,9 @@ def stacked(mlps):
 @pytest.mark.parametrize("settings, rtol, atol", [(EXACT, 1e-12, 1e-15), (USUAL, 1e-6, 1e-6)], ids=["exact", "usual"])
 @pytest.mark.parametrize("name", ["adam", "sgd"])
 def test_batched_rules_match_the_numpy_reference_per_trial(name, settings, rtol, atol):
-    mlps, batches = trials()
+    """Three live trials, each as the reference steps it alone, and a fourth, frozen, that keeps its values."""
+    mlps, batches = trials(4)
+    frozen, mlps, batches = mlps[3], mlps[:3], batches[:3]
     rates = np.array(settings["rates"]) / (8 if name == "adam" else 1)  # Adam takes smaller steps; /8 stays exact
     if name == "adam":
         rule = updates.Adam(settings["beta_1"], settings["beta_2"], 1e-7)
@@ -41,25 +43,30 @@ def test_batched_rules_match_the_numpy_reference_per_trial(name, settings, rtol,
     else:
         rule = updates.SGD()
         theirs = [reference.SGD(rate, momentum) for rate, momentum in zip(rates, settings["momentum"], strict=True)]
-    variables = stacked(mlps)
+    variables = stacked([*mlps, frozen])
     slots = rule.initial_slots(variables)
-    iterations = tf.zeros([len(mlps)], tf.int64)
+    start = [variable.numpy()[3] for variable in variables]
+    iterations = tf.zeros([4], tf.int64)
     for _ in range(STEPS):
         gradients = [mlp.gradients(*batch)[1] for mlp, batch in zip(mlps, batches, strict=True)]
+        ignored = frozen.gradients(*batches[0])[1]  # a frozen trial's gradient is computed, and must not count
         variables, slots = rule.apply(
             variables,
-            [tf.constant(np.stack(parts)) for parts in zip(*gradients, strict=True)],
+            [tf.constant(np.stack(parts)) for parts in zip(*gradients, ignored, strict=True)],
             slots,
             iterations,
-            tf.constant(rates, tf.float32),  # the program's per-trial rates are float32, as Keras' variable
-            tf.constant(settings["momentum"], tf.float32),
+            tf.constant([*rates, 0.5], tf.float32),  # the program's per-trial rates are float32, as Keras' variable
+            tf.constant([1, 1, 1, 0], tf.float64),
+            tf.constant([*settings["momentum"], 0.9], tf.float32),
         )
-        iterations += 1
+        iterations += [1, 1, 1, 0]
         for mlp, optimizer, trial_gradients in zip(mlps, theirs, gradients, strict=True):
             optimizer.apply(mlp.params, trial_gradients)
         for index, variable in enumerate(variables):
             for trial, mlp in enumerate(mlps):
                 np.testing.assert_allclose(variable.numpy()[trial], mlp.params[index], rtol=rtol, atol=atol)
+            np.testing.assert_array_equal(variable.numpy()[3], start[index])
+    assert all(not np.any(slot.numpy()[3]) for part in slots for slot in part)  # its optimizer state too
     assert all(variable.dtype == tf.float64 for variable in variables)
 
 
@@ -78,6 +85,7 @@ def test_adam_rule_is_bitwise_keras_adam_in_float64():
             slots,
             tf.fill([3], tf.constant(step, tf.int64)),
             tf.constant(rates, tf.float32),
+            tf.ones([3], tf.float64),
         )
     for trial, rate in enumerate(rates):
         variable = keras.Variable(start[trial])

@@ -24,7 +24,7 @@ from nnlab.results import checkpoint
 from nnlab.train import controls as controls_lib
 from nnlab.train import loop, modeling
 from nnlab.train.vectorized import policy, updates
-from nnlab.train.vectorized.program import GroupProgram, initial_state
+from nnlab.train.vectorized.program import GroupProgram
 
 DONE, STOPPED_EARLY, DIVERGED = "done", "stopped early", "diverged"
 
@@ -117,7 +117,7 @@ class TrainingGroup:
         self.program = self._program(template, signature)
         while len(weights) < self.slots:  # empty slots: frozen copies of the first member
             weights.append(weights[0])
-        self.state = initial_state([w[0] for w in weights], [w[1] for w in weights], self.program.rule)
+        self.state = self.program.initial_state([w[0] for w in weights], [w[1] for w in weights])
         for member in self.members:
             member.controls = controls_lib.make(member.config, None, member.where)  # no best-weights copies
             member.rate = float(np.float32(member.config.learning_rate))

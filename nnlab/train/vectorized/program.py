@@ -50,6 +50,7 @@ class GroupProgram:
         self.columns = self.metric_keys + [f"val_{key}" for key in self.metric_keys if validation is not None]
         self.columns.append("learning_rate")
         self.initial_metrics = [tf.constant(variable.numpy()) for variable in model.metrics_variables]
+
         self.traces = 0  # how often Python traced the program: once per structure
         self.calls = 0
         self.function = tf.function(self._epochs, jit_compile=xla, autograph=False)
@@ -141,16 +142,19 @@ class GroupProgram:
             warn=False,
         )
         trainable, slots = self.rule.apply(
-            state["trainable"], gradients, state["slots"], state["iterations"], rates, momentum
+            state["trainable"],
+            gradients,
+            state["slots"],
+            state["iterations"],
+            rates,
+            tf.cast(live, tf.float32),
+            momentum,
         )
         keep = lambda new, old: tf.where(_per_trial(live, new), tf.cast(new, old.dtype), old)  # noqa: E731
         state = {
-            "trainable": [keep(new, old) for new, old in zip(trainable, state["trainable"], strict=True)],
+            "trainable": trainable,
             "non_trainable": [keep(new, old) for new, old in zip(non_trainable, state["non_trainable"], strict=True)],
-            "slots": [
-                [keep(new, old) for new, old in zip(new_slot, old_slot, strict=True)]
-                for new_slot, old_slot in zip(slots, state["slots"], strict=True)
-            ],
+            "slots": slots,
             "iterations": state["iterations"] + tf.cast(live, tf.int64),
         }
         return state, metrics
@@ -161,9 +165,23 @@ class GroupProgram:
         with tf.GradientTape() as tape:
             tape.watch(trainable)
             loss, y_pred, non_trainable, metrics = self._loss(trainable, list(non_trainable), list(metrics), x, y, True)
-        gradients = tape.gradient(loss, trainable)
-        gradients = [tf.zeros_like(v) if g is None else g for g, v in zip(gradients, trainable, strict=True)]
+        gradients = tape.gradient(loss, trainable, unconnected_gradients=tf.UnconnectedGradients.ZERO)
         return gradients, non_trainable, self._update_metrics(metrics, loss, x, y, y_pred)
+
+    def initial_state(self, trainable, non_trainable):
+        """The state from each trial's weights (lists of arrays, one list per trial), stacked to [K, ...].
+
+        (One flat [K, parameters] vector per trial, for a single fused update, compiled a little faster but ran an
+        epoch about 15% slower, splitting and concatenating every step.)
+        """
+        stacked = lambda per_trial: [tf.constant(np.stack(arrays)) for arrays in zip(*per_trial, strict=True)]  # noqa: E731
+        trainable = stacked(trainable)
+        return {
+            "trainable": trainable,
+            "non_trainable": stacked(non_trainable),
+            "slots": self.rule.initial_slots(trainable),
+            "iterations": tf.zeros([self.slots], tf.int64),
+        }
 
     def _loss(self, trainable, non_trainable, metrics, x, y, training):
         """The total loss (compiled loss plus model.losses), the predictions and the updated non-trainables."""
@@ -216,19 +234,6 @@ class GroupProgram:
 
             metrics = tf.vectorized_map(one, (state["trainable"], state["non_trainable"], metrics), warn=False)
         return self._results(metrics)
-
-
-def initial_state(trainable, non_trainable, rule):
-    """The program's state from each trial's weights: lists of per-trial arrays stacked to [K, ...]."""
-    trainable = [tf.constant(np.stack(arrays)) for arrays in zip(*trainable, strict=True)]
-    non_trainable = [tf.constant(np.stack(arrays)) for arrays in zip(*non_trainable, strict=True)]
-    slots = rule.initial_slots(trainable)
-    return {
-        "trainable": trainable,
-        "non_trainable": non_trainable,
-        "slots": slots,
-        "iterations": tf.zeros([int(trainable[0].shape[0])], tf.int64),
-    }
 
 
 def _per_trial(flags, like):
