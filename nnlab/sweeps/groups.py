@@ -60,6 +60,7 @@ class GroupedSweepTuner(SweepTuner):
         self.failed_structures = set()  # structures whose group program failed: their trials train alone
         self.programs = None
         self.asked = set()
+        self.trained = False  # whether this process trained anything yet (then memory is released per group)
 
     def search(self, *args, verbose=1, **kwargs):
         """keras-tuner's trial loop over K slots (see the module docstring)."""
@@ -150,7 +151,9 @@ class GroupedSweepTuner(SweepTuner):
                     where=str(sweep.experiment.path),
                 )
             )
-        release_memory()  # once per group: the previous group's (or trial's) models and graphs
+        if self.trained:  # once per group: the previous group's (or trial's) models and graphs; nothing before
+            release_memory()
+        self.trained = True
         group = TrainingGroup(sweep.experiment, sweep.setup, sweep.splits, members, sweep.vectorize.k, self.programs,
                               path, meta)  # fmt: skip
         try:
@@ -224,6 +227,7 @@ class GroupedSweepTuner(SweepTuner):
             self.on_trial_end(trial)
 
     def _train_alone(self, trial):
+        self.trained = True
         self.on_trial_begin(trial)
         self._try_run_and_update_trial(trial)
         self.on_trial_end(trial)

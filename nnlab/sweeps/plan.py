@@ -141,7 +141,9 @@ class SweepPlan:
         import tensorflow as tf
 
         from nnlab.train import devices
+        from nnlab.train.vectorized import compile_cache
 
+        compile_cache.enable()  # before the process's first XLA compilation: group programs compiled once per machine
         self.setup = devices.setup(self.config.seed)
         self.splits = self.experiment.load_splits(self.config)
         (train_x, train_y), validation = self.splits.train, self.splits.validation

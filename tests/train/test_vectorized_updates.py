@@ -2,6 +2,8 @@
 K trials stacked along a leading axis, each with its own learning rate (and momentum), must each take the step the
 reference optimizer takes for that trial alone."""
 
+import os
+
 import keras
 import numpy as np
 import pytest
@@ -107,3 +109,19 @@ def test_only_adam_and_sgd_at_keras_defaults_have_a_batched_rule():
         keras.optimizers.AdamW(),
     ):
         assert updates.for_optimizer(optimizer) is None, optimizer
+
+
+def test_the_compile_cache_is_per_machine_and_can_be_turned_off(tmp_path, monkeypatch):
+    from nnlab.train.vectorized import compile_cache
+
+    monkeypatch.setenv("NNLAB_CACHE", str(tmp_path))
+    monkeypatch.setenv("TF_XLA_FLAGS", "--tf_xla_auto_jit=0")
+    monkeypatch.setenv("NNLAB_XLA_CACHE", "0")
+    assert compile_cache.enable() is None and os.environ["TF_XLA_FLAGS"] == "--tf_xla_auto_jit=0"
+    monkeypatch.setenv("NNLAB_XLA_CACHE", "1")
+    path = compile_cache.enable()
+    assert path.parent == tmp_path / "xla" and len(path.name) == 16 and path.is_dir()
+    assert os.environ["TF_XLA_FLAGS"] == f"--tf_xla_auto_jit=0 --tf_xla_persistent_cache_directory={path}"
+    assert compile_cache.enable() is None  # a cache directory already named is left alone
+    (path / "entry.pb").write_bytes(b"damaged")
+    assert compile_cache.clear() and not list(path.iterdir())

@@ -94,9 +94,8 @@ class TrainingGroup:
         """
         self.started = time.perf_counter()
         weights, left_out, signature, template = [], [], None, None
-        for index, member in enumerate(self.members):
-            if index:
-                keras.backend.clear_session(free_memory=False)  # what the lone trial's release_memory resets, no gc
+        for member in self.members:
+            keras.backend.clear_session(free_memory=False)  # what the lone trial's release_memory resets, but no gc
             keras.utils.set_random_seed(member.config.seed)
             try:
                 model = modeling.prepare(self.experiment, member.config, self.splits, self.setup)

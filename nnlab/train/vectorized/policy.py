@@ -31,11 +31,12 @@ PER_TRIAL_FIELDS = (
 )
 OVERRIDDEN_STEPS = ("train_step", "test_step", "compute_loss", "compute_metrics")
 
-# K on a CPU: the group program's per-trial cost falls as K grows until a step's arithmetic outweighs its fixed
-# per-step cost (dispatch, loop, gather). Measured on the 2-core CPU machine (README, "Where the time goes"): that
-# happens near CPU_WORK_PER_STEP multiply-adds per step (K x parameters x batch_size); beyond it a larger K only
-# delays results. K is that work divided by one trial's, between 2 and CPU_MAX_SLOTS.
-CPU_WORK_PER_STEP = 2.6e7
+# K on a CPU: a trial-step's CPU time falls as K grows while per-step fixed costs are shared, until the K trials'
+# weights and optimizer state outgrow the caches. Measured on the 2-core CPU machine (README, "Where the time goes":
+# MNIST MLPs of 25k-200k parameters, batch 32 and 128) the best K sat near CPU_WORK_PER_STEP multiply-adds per step
+# (K x parameters x batch_size): K 16 for 25k parameters, 8 for 51k, 4 for 102k, 2 for 204k at batch 32. K is that
+# work divided by one trial's, between 2 (a group still shares one trace and one gc) and CPU_MAX_SLOTS.
+CPU_WORK_PER_STEP = 1.3e7
 CPU_MAX_SLOTS = 16
 # K on a GPU: as many trials as fit in GPU_MEMORY_SHARE of its memory at BYTES_PER_PARAMETER per parameter per example
 # of the batch beyond the first few (weights, gradients, two moments and update temporaries, 4 bytes each, plus an

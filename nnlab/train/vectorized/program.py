@@ -23,7 +23,7 @@ import tensorflow as tf
 from keras.src import backend as keras_backend
 
 from nnlab.train import loop
-from nnlab.train.vectorized import dropout
+from nnlab.train.vectorized import compile_cache, dropout
 
 
 class GroupProgram:
@@ -81,6 +81,12 @@ class GroupProgram:
                 self.xla = False
                 self.function = tf.function(self._epochs, jit_compile=False, autograph=False)
                 done, state, columns = self.function(*arguments)
+            except (tf.errors.OutOfRangeError, tf.errors.DataLossError):
+                if not self.xla or self.calls or not compile_cache.clear():
+                    raise
+                # A damaged file in the compile cache (nnlab.train.vectorized.compile_cache): emptied, compile afresh.
+                self.function = tf.function(self._epochs, jit_compile=True, autograph=False)
+                done, state, columns = self.function(*arguments)
         self.calls += 1
         done = int(done)
         return done, state, {key: values.numpy()[:done] for key, values in columns.items()}
@@ -136,10 +142,9 @@ class GroupProgram:
 
     def _step(self, state, metrics, indices, rates, momentum, live):
         x, y = tf.gather(self.x, indices), tf.gather(self.y, indices)  # each trial's batch: [K, batch, ...]
-        gradients, non_trainable, metrics = tf.vectorized_map(
+        gradients, non_trainable, metrics = _vectorized_map(
             lambda args: self._gradients(*args),
             (state["trainable"], state["non_trainable"], metrics, x, y),
-            warn=False,
         )
         trainable, slots = self.rule.apply(
             state["trainable"],
@@ -218,7 +223,7 @@ class GroupProgram:
                 results = self.model.get_metrics_result()
             return {key: tf.cast(results[key], tf.float32) for key in self.metric_keys}
 
-        return tf.vectorized_map(one, metrics, warn=False)
+        return _vectorized_map(one, metrics)
 
     def _evaluate(self, state, x, y):
         """Validation as Keras' test_step computes it, over the whole split in the loop's chunks, per trial."""
@@ -232,8 +237,14 @@ class GroupProgram:
                 loss, y_pred, _, metrics = self._loss(trainable, non_trainable, metrics, chunk_x, chunk_y, False)
                 return self._update_metrics(metrics, loss, chunk_x, chunk_y, y_pred)
 
-            metrics = tf.vectorized_map(one, (state["trainable"], state["non_trainable"], metrics), warn=False)
+            metrics = _vectorized_map(one, (state["trainable"], state["non_trainable"], metrics))
         return self._results(metrics)
+
+
+def _vectorized_map(function, elements):
+    """tf.vectorized_map, without autograph: under XLA it wraps the function in a tf.function, whose autograph then
+    converted Keras' own code recursively, which took most of the tracing time. Its fallback notices stay off."""
+    return tf.vectorized_map(tf.autograph.experimental.do_not_convert(function), elements, warn=False)
 
 
 def _per_trial(flags, like):
