@@ -91,7 +91,7 @@ def _trial_row(trial_id, state, epochs, record, fields, objective, direction):
 
 
 def group_cell(record):
-    """trials.csv's `group`: the number of the group the trial trained in, "" for a trial trained alone."""
+    """The trial's `group` cell in trials.csv: the number of the group it trained in, "" when it trained alone."""
     group = (record or {}).get("group")
     return group if isinstance(group, int) and not isinstance(group, bool) else ""
 

@@ -144,7 +144,7 @@ def _balanced(k, rule, max_trials):
 
 
 def record(sweep):
-    """sweep.json's `vectorize` entry: the decision (or what sweep.json recorded, in a process that made none) and
+    """The `vectorize` entry of sweep.json: the decision (or what sweep.json recorded, in a process that made none) and
     the groups, read from the trials' nnlab_trial.json records."""
     from nnlab.sweeps import tables
 
@@ -169,7 +169,7 @@ def _read_entry(sweep):
 
 
 def repeatable(trial_record, default):
-    """best_config.json's `repeatable` for a trial trained in a group; `default` for one trained alone."""
+    """What `repeatable` in best_config.json says of a trial trained in a group; `default` for one trained alone."""
     if not trial_record or trial_record.get("group") is None:
         return default
     if trial_record.get("random_in_training"):

@@ -133,7 +133,7 @@ def test_every_trial_failing_is_a_failed_sweep(tiny, results_dir):
     )
     tiny.path.write_text(source)
     with pytest.raises(NnlabError, match=r"no completed trial \(3 FAILED\).*build_model\(config\) raised"):
-        tuning.tune("tiny", ["max_trials=5", "epochs=1"], results_dir=results_dir, verbose=0)
+        tuning.tune("tiny", ["max_trials=5", "epochs=1", "vectorize=1"], results_dir=results_dir, verbose=0)
     [sweep_dir] = (results_dir / "tiny" / "sweeps").iterdir()
     sweep = json.loads((sweep_dir / "sweep.json").read_text())
     assert sweep["status"] == "failed" and sweep["best_trial"] is None and sweep["counts"] == {"FAILED": 3}

@@ -167,8 +167,9 @@ class TrainingGroup:
             timed = int(loop.CHUNK_SECONDS * count / max(seconds, 1e-9))
             chunk = max(1, min(loop.MAX_CHUNK, 10 * count, timed))
         self.randomness = self._drew_random_numbers()
+        share = self._share()
         for member in self.members:
-            member.seconds += self._share()
+            member.seconds += share
 
     def _share(self):
         """Each member's share of this session's time so far: the group's time divided by its size."""
@@ -217,6 +218,7 @@ class TrainingGroup:
             arrays.update({f"{part}_{index}": value.numpy() for index, value in enumerate(self.state[part])})
         for slot_index, slot in enumerate(self.state["slots"]):
             arrays.update({f"slot{slot_index}_{index}": value.numpy() for index, value in enumerate(slot)})
+        share = self._share()
         meta = {
             **self.meta,
             "slots": self.slots,
@@ -229,7 +231,7 @@ class TrainingGroup:
                     "error": str(member.error) if member.error is not None else None,
                     "controls": member.controls.state(),
                     "rate": member.rate,
-                    "seconds": member.seconds + self._share(),
+                    "seconds": member.seconds + share,
                 }
                 for member in self.members
             ],
