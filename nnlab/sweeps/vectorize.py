@@ -87,7 +87,7 @@ def decide(sweep, model):
             k, rule = policy.auto_slots(device, policy.parameter_count(model), config.batch_size, memory)
         else:
             k, rule = requested, f"vectorize={requested} as requested"
-        k, rule = _balanced(k, rule, sweep.max_trials)
+        k, rule = _balanced(k, rule, sweep.max_trials, sweep.workers)
         reason = failed_rule
     if failed_rule and k > 1:
         k, rule = 1, f"{rule}; one at a time: {failed_rule}"
@@ -132,14 +132,17 @@ def _sweep_rule(sweep):
     return ""
 
 
-def _balanced(k, rule, max_trials):
-    """Groups of equal size: k no larger than needed to cover max_trials in as few groups as k allows."""
+def _balanced(k, rule, max_trials, workers=0):
+    """Groups of equal size: k no larger than needed to cover max_trials in as few groups as k allows, and with
+    several workers, no more than each worker's share (each worker forms its own groups)."""
     if k <= 1:
         return k, rule
-    groups = math.ceil(max_trials / k)
-    balanced = math.ceil(max_trials / groups)
+    share = math.ceil(max_trials / max(1, workers))
+    groups = math.ceil(share / k)
+    balanced = math.ceil(share / groups)
     if balanced < k:
-        return balanced, f"{rule}; {max_trials} trials in {groups} group{'s' if groups > 1 else ''}: {balanced}"
+        per = f" per worker of {workers}" if workers > 1 else ""
+        return balanced, f"{rule}; {share} trials{per} in {groups} group{'s' if groups > 1 else ''}: {balanced}"
     return k, rule
 
 
