@@ -21,6 +21,7 @@ the same bits; a group that finished but was not wholly reported is reported wit
 """
 
 import dataclasses
+import math
 import os
 import sys
 import time
@@ -61,6 +62,7 @@ class GroupedSweepTuner(SweepTuner):
         self.programs = None
         self.asked = set()
         self.trained = False  # whether this process trained anything yet (then memory is released per group)
+        self.slots_of = {}  # structure -> how many trials its program holds
 
     def search(self, *args, verbose=1, **kwargs):
         """keras-tuner's trial loop over K slots (see the module docstring)."""
@@ -71,7 +73,10 @@ class GroupedSweepTuner(SweepTuner):
         unfinished = own_groups(self.project_dir, self.tuner_id)
         while True:
             trials = [self._ask(slot) for slot in slots]
-            running = sorted((trial for trial in trials if trial.status == RUNNING), key=lambda t: _order(t.trial_id))
+            running = sorted(
+                (trial for trial in trials if trial.status == RUNNING),
+                key=lambda trial: tables.trial_order(trial.trial_id),
+            )
             if not running:
                 if all(trial.status == STOPPED for trial in trials):
                     break
@@ -112,14 +117,35 @@ class GroupedSweepTuner(SweepTuner):
             partitions.setdefault(self._structure(trial), []).append(trial)
         # The largest set first; between equals, the one holding the earliest trial.
         key, chosen = max(partitions.items(), key=lambda item: (len(item[1]), -min(_index(t) for t in item[1])))
-        if len(chosen) == 1 or key in self.failed_structures:
-            self._train_alone(chosen[0])
+        slots = self._slots(key, chosen[0])
+        chosen = chosen[:slots]
+        # Empty slots cost as much as full ones: a group of fewer than half its slots would train slower than its
+        # trials alone (README, "Where the time goes"), so the earliest trial trains alone and frees its slot instead.
+        if len(chosen) < max(2, math.ceil(slots / 2)) or key in self.failed_structures:
+            self._train_alone(min(running, key=_index))
             return
         number, path = claim(self.project_dir)
-        meta = {"group": number, "owner": self.tuner_id, "trials": [trial.trial_id for trial in chosen]}
-        meta["k"] = self.sweep.vectorize.k
+        meta = {"group": number, "owner": self.tuner_id, "trials": [trial.trial_id for trial in chosen], "k": slots}
         checkpoint.save_arrays(path, {}, {**meta, "finished": False})
         self._train_group(chosen, path, meta)
+
+    def _slots(self, key, trial):
+        """How many trials a program of this structure holds: the sweep's k, or with vectorize=auto at most what
+        vectorize=auto gives this structure's own parameter count (a sweep over width holds fewer wide models)."""
+        from nnlab.train import modeling
+        from nnlab.train.vectorized import policy
+
+        decision = self.sweep.vectorize
+        if decision.requested != "auto":
+            return decision.k
+        if key not in self.slots_of:
+            config = self._config(trial)
+            model = modeling.prepare(self.sweep.experiment, config, self.sweep.splits, self.sweep.setup)
+            device = self.sweep.setup.devices.get("used", "CPU")
+            memory = policy.gpu_memory_bytes() if device == "GPU" else None
+            own, _ = policy.auto_slots(device, policy.parameter_count(model), config.batch_size, memory)
+            self.slots_of[key] = max(2, min(decision.k, own))
+        return self.slots_of[key]
 
     def _structure(self, trial):
         from nnlab.train.vectorized import policy
@@ -154,7 +180,7 @@ class GroupedSweepTuner(SweepTuner):
         if self.trained:  # once per group: the previous group's (or trial's) models and graphs; nothing before
             release_memory()
         self.trained = True
-        group = TrainingGroup(sweep.experiment, sweep.setup, sweep.splits, members, sweep.vectorize.k, self.programs,
+        group = TrainingGroup(sweep.experiment, sweep.setup, sweep.splits, members, meta["k"], self.programs,
                               path, meta)  # fmt: skip
         try:
             left_out = group.build()
@@ -219,7 +245,7 @@ class GroupedSweepTuner(SweepTuner):
     def _report(self, trials, meta):
         """Report a finished group's trials to the oracle in trial-id order, through keras-tuner's usual path."""
         saved = {member["name"]: member for member in meta.get("members", [])}
-        for trial in sorted(trials, key=lambda t: _order(t.trial_id)):
+        for trial in sorted(trials, key=lambda trial: tables.trial_order(trial.trial_id)):
             error = (saved.get(trial.trial_id) or {}).get("error")
             self.outcomes[trial.trial_id] = Outcome(NnlabError(error) if error else None)
             self.on_trial_begin(trial)
@@ -275,7 +301,3 @@ def _discard(path):
 
 def _index(trial):
     return int(trial.trial_id) if trial.trial_id.isdigit() else 0
-
-
-def _order(trial_id):
-    return (len(trial_id), trial_id)

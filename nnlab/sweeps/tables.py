@@ -104,10 +104,10 @@ def read_groups(sweep_dir):
         group = group_cell(record) if isinstance(record, dict) else ""
         if group != "":
             groups.setdefault(group, []).append(str(record.get("trial_id")))
-    return [sorted(groups[number], key=_trial_order) for number in sorted(groups)]
+    return [sorted(groups[number], key=trial_order) for number in sorted(groups)]
 
 
-def _trial_order(trial_id):
+def trial_order(trial_id):
     return (len(trial_id), trial_id)  # keras-tuner pads ids to one width; this also orders unpadded ones
 
 
