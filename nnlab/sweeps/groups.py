@@ -119,15 +119,23 @@ class GroupedSweepTuner(SweepTuner):
         key, chosen = max(partitions.items(), key=lambda item: (len(item[1]), -min(_index(t) for t in item[1])))
         slots = self._slots(key, chosen[0])
         chosen = chosen[:slots]
-        # Empty slots cost as much as full ones: a group of fewer than half its slots would train slower than its
-        # trials alone (README, "Where the time goes"), so the earliest trial trains alone and frees its slot instead.
-        if len(chosen) < max(2, math.ceil(slots / 2)) or key in self.failed_structures:
+        if len(chosen) < self._enough(slots, chosen[0]) or key in self.failed_structures:
             self._train_alone(min(running, key=_index))
             return
         number, path = claim(self.project_dir)
         meta = {"group": number, "owner": self.tuner_id, "trials": [trial.trial_id for trial in chosen], "k": slots}
         checkpoint.save_arrays(path, {}, {**meta, "finished": False})
         self._train_group(chosen, path, meta)
+
+    def _enough(self, slots, trial):
+        """The fewest trials worth a group. Empty slots cost as much as live ones, and a slot in a group about half a
+        trial alone (README, "Where the time goes"): with many steps, a group of fewer than half its slots trains
+        slower than its trials alone. With few steps (too few for XLA) each trial's own trace and gc dominate, and any
+        two share them."""
+        from nnlab.train.vectorized import policy
+
+        steps = policy.steps_of(self._config(trial), len(self.sweep.splits.train[0]))
+        return max(2, math.ceil(slots / 2)) if policy.uses_xla(steps) else 2
 
     def _slots(self, key, trial):
         """How many trials a program of this structure holds: the sweep's k, or with vectorize=auto at most what

@@ -133,6 +133,18 @@ def test_grid_and_bayesian_sweeps_group_too(tiny, results_dir, algorithm):
     assert trials["learning_rate"].nunique() == 3
 
 
+def test_only_trials_of_one_structure_share_a_group(tiny, results_dir):
+    result = tuning.tune("tiny", ["max_trials=5", "epochs=1"], results_dir=results_dir, verbose=0)  # width swept
+    trials = pd.read_csv(result.sweep_dir / "trials.csv", dtype={"trial_id": str})
+    assert set(trials["status"]) == {"COMPLETED"}
+    grouped = trials.dropna(subset=["group"])
+    assert len(grouped) >= 2, trials  # 5 trials over 3 widths: some pair up
+    for _, members in grouped.groupby("group"):
+        assert len(members) >= 2 and members["width"].nunique() == 1
+    groups = json.loads((result.sweep_dir / "sweep.json").read_text())["vectorize"]["groups"]
+    assert sorted(map(sorted, groups)) == sorted(sorted(m["trial_id"]) for _, m in grouped.groupby("group"))
+
+
 @pytest.mark.parametrize("value", ["0", "-2", "two", "2.5", ""])
 def test_vectorize_takes_auto_or_a_whole_number(tiny, results_dir, value):
     with pytest.raises(NnlabError, match=rf"vectorize='{value}' must be auto or a whole number"):
