@@ -9,7 +9,7 @@ import pytest
 
 from nnlab import NnlabError
 from nnlab.results import atomic, checkpoint
-from nnlab.sweeps import tuning
+from nnlab.sweeps import tuning, vectorize
 from nnlab.train.vectorized import program as program_lib
 from tests.tiny import TINY
 
@@ -145,11 +145,36 @@ def test_only_trials_of_one_structure_share_a_group(tiny, results_dir):
     assert sorted(map(sorted, groups)) == sorted(sorted(m["trial_id"]) for _, m in grouped.groupby("group"))
 
 
+def test_each_worker_of_a_distributed_sweep_forms_its_own_groups(tiny, results_dir):
+    result = tuning.tune("tiny", ["width=8", "max_trials=4", "epochs=1"], results_dir=results_dir, workers=2)
+    sweep = json.loads((result.sweep_dir / "sweep.json").read_text())
+    assert sweep["status"] == "done" and sweep["counts"] == {"COMPLETED": 4}
+    assert sweep["vectorize"]["k"] == 2 and sorted(map(len, sweep["vectorize"]["groups"])) == [2, 2]  # a share each
+    records = [atomic.read_json(path) for path in result.sweep_dir.glob("tuner/trial_*/nnlab_trial.json")]
+    by_group = {}
+    for record in records:
+        by_group.setdefault(record["group"], set()).add(record["pid"])
+    assert all(len(pids) == 1 for pids in by_group.values())  # a group trains inside one worker
+
+
 @pytest.mark.parametrize("value", ["0", "-2", "two", "2.5", ""])
 def test_vectorize_takes_auto_or_a_whole_number(tiny, results_dir, value):
     with pytest.raises(NnlabError, match=rf"vectorize='{value}' must be auto or a whole number"):
         tuning.tune("tiny", [f"vectorize={value}"], results_dir=results_dir, verbose=0)
     assert not results_dir.exists()
+
+
+def test_a_sweep_keeps_its_recorded_k_and_best_config_says_how_a_grouped_trial_repeats(tiny, results_dir):
+    sweep = tuning.plan("tiny", ["vectorize=2"], results_dir)
+    atomic.write_json(sweep.sweep_dir / "sweep.json", {"vectorize": {"requested": "auto", "k": 4}})
+    with pytest.raises(NnlabError, match=r"started with vectorize k=4 \(4 trials at a time\).*sweep=<new-name>"):
+        sweep.check_resumable()
+    for same in ("vectorize=4", "vectorize=auto"):
+        resumed = tuning.plan("tiny", [same], results_dir)
+        resumed.check_resumable()
+        assert resumed.recorded_vectorize["k"] == 4
+    assert vectorize.repeatable({"group": 0, "k": 4}, "yes") == "within tolerance (trained in a group of 4)"
+    assert vectorize.repeatable({"group": None}, "yes") == "yes" and vectorize.repeatable(None, "yes") == "yes"
 
 
 def test_hyperband_trains_one_trial_at_a_time_and_says_why(tiny, results_dir):
