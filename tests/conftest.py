@@ -4,6 +4,7 @@ import os
 import textwrap
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("NNLAB_XLA_CACHE", "0")  # tests compile afresh and write nothing to the user's cache
 
 import keras  # noqa: E402
 import pytest  # noqa: E402

@@ -77,5 +77,29 @@ def extra(path):
         return _meta(stored).get("extra", {})
 
 
+def save_arrays(path, arrays, meta):
+    """Write named arrays and a JSON-able `meta` dict atomically: the state of a training group (several trials)."""
+    with atomic.replacing(path, suffix=".npz") as tmp:
+        np.savez(tmp, meta=np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8), **arrays)
+
+
+def read_arrays(path):
+    """(arrays, meta) of a file save_arrays wrote.
+
+    Raises:
+      NnlabError: the file cannot be read.
+    """
+    try:
+        with np.load(path, allow_pickle=False) as stored:
+            meta = _meta(stored)
+            arrays = {name: stored[name] for name in stored.files if name != "meta"}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise NnlabError(
+            f"{path} cannot be read ({type(error).__name__}: {error}); the training group it holds cannot resume "
+            f"from it. Delete the file to train that group's trials again from epoch 0."
+        ) from None
+    return arrays, meta
+
+
 def _meta(stored):
     return bounded.loads(bytes(stored["meta"]).decode(), where="the checkpoint's meta record")

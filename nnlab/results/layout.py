@@ -15,6 +15,8 @@ results/
       logs/<role>.log  processes.json                  (a sweep with workers)
       tuner/oracle.json  tuner/trial_<id>/{trial.json, history.csv, nnlab_trial.json, checkpoint.npz,
                                             final.weights.h5, error.log (a failed trial's traceback)}
+      tuner/group_<n>.npz                              (a group of trials trained as one program: its members,
+                                                        and its state while it trains)
 """
 
 # A run directory.
@@ -115,6 +117,21 @@ TRIAL_WEIGHTS = "final.weights.h5"
 TRIAL_ERROR_LOG = "error.log"  # a failed trial's error in one line, then its traceback (the console shows the line)
 ALL_TRIAL_STATES = f"trial_*/{TRIAL_STATE}"
 ALL_TUNER_STATES = "*.json"  # oracle.json and each tuner's <tuner id>.json
+
+
+def group_state(number):
+    """tuner/group_<n>.npz: group n's membership and owner, and, while it trains, its state after the last chunk."""
+    return f"group_{number}.npz"
+
+
+ALL_GROUP_STATES = "group_*.npz"
+
+
+def group_number(name):
+    """n for a file named group_<n>.npz, else None."""
+    stem, dot, extension = name.rpartition(".")
+    number = stem.removeprefix("group_")
+    return int(number) if dot and extension == "npz" and stem.startswith("group_") and number.isdigit() else None
 
 
 def tuner_state(tuner_id):

@@ -15,6 +15,7 @@ from nnlab import search_space, structures
 from nnlab.errors import NnlabError
 from nnlab.plots import sweeps as sweep_plots
 from nnlab.results import bounded, layout, paths, ranking
+from nnlab.sweeps import vectorize
 
 SETTINGS = {
     "algorithm": str,
@@ -24,6 +25,7 @@ SETTINGS = {
     "direction": str,
     "factor": int,
     "executions_per_trial": int,
+    "vectorize": str,
 }
 DEFAULT_TRIALS = 10
 
@@ -75,6 +77,9 @@ class SweepPlan:
     workers: int
     axes: tuple = (None, None)  # the two fields the sweep's figures show (nnlab.plots.sweeps.sweep_axes)
     seconds: float = 0.0
+    vectorize_requested: object = "auto"  # the vectorize setting: "auto" or N (nnlab.sweeps.vectorize)
+    recorded_vectorize: dict = None  # sweep.json's vectorize entry of a resumed sweep ({} when it has none)
+    vectorize: object = None  # the decision (vectorize.Decision), made by preflight
     setup: object = None
     splits: object = None
     data: object = None
@@ -127,6 +132,7 @@ class SweepPlan:
                     f"{current[key]!r}; a sweep resumes only with its own settings. Use another sweep=<name> for "
                     f"the new settings, or drop sweep= to get an id derived from them."
                 )
+        vectorize.check_recorded(self, recorded, path)
         self.seconds = recorded.get("seconds") or 0.0
 
     def check_trial_conversion(self):
@@ -149,7 +155,9 @@ class SweepPlan:
         import tensorflow as tf
 
         from nnlab.train import devices
+        from nnlab.train.vectorized import compile_cache
 
+        compile_cache.enable()  # before the process's first XLA compilation: group programs compiled once per machine
         self.setup = devices.setup(self.config.seed)
         self.splits = self.experiment.load_splits(self.config)
         (train_x, train_y), validation = self.splits.train, self.splits.validation
@@ -191,12 +199,13 @@ class SweepPlan:
                 f"{self.experiment.path}: objective '{self.objective}' is not a metric this experiment logs{hint}; "
                 f"it logs {', '.join(logged)}. Pass e.g. objective={logged[-1]}, or add the metric to Config.metrics."
             )
+        self.vectorize = vectorize.decide(self, model)  # how many trials train at once, and why
 
     def make_tuner(self, verbose):
         """keras-tuner's oracle for the algorithm and nnlab's tuner, reloading any state already on disk."""
+        from nnlab.sweeps import groups, tables
         from nnlab.sweeps import oracle as oracles
-        from nnlab.sweeps import tables
-        from nnlab.sweeps.trial import SweepTuner, trial_seed
+        from nnlab.sweeps.trial import trial_seed
 
         oracles.check_files(tables.project_dir(self.sweep_dir), self.sweep_dir)
         oracle = oracles.make_oracle(
@@ -210,7 +219,8 @@ class SweepPlan:
             max_epochs=self.config.epochs,
             factor=self.factor,
         )
-        return SweepTuner(oracle, self, directory=str(self.sweep_dir), project_name=tables.TUNER_DIR, verbose=verbose)
+        tuner_class = groups.tuner_class(vectorize.ensure(self))
+        return tuner_class(oracle, self, directory=str(self.sweep_dir), project_name=tables.TUNER_DIR, verbose=verbose)
 
 
 def plan_settings(experiment, overrides, results_dir, workers):
@@ -255,6 +265,7 @@ def plan_settings(experiment, overrides, results_dir, workers):
         raise NnlabError(f"{where}: factor={factor} must be at least 2 (Hyperband keeps 1/factor of each round).")
     max_trials = _trial_count(algorithm, settings.get("max_trials"), space, config.epochs, factor, where)
     _check_warmup(config, space, algorithm, factor, where)
+    vectorize_requested = vectorize.parse(settings.get("vectorize"), where)
     executions = settings.get("executions_per_trial", 1)
     if executions < 1:
         raise NnlabError(f"{where}: executions_per_trial={executions} must be at least 1 (trainings per trial).")
@@ -294,6 +305,7 @@ def plan_settings(experiment, overrides, results_dir, workers):
         sweep_dir=sweep_dir,
         workers=workers,
         axes=axes,
+        vectorize_requested=vectorize_requested,
     )
 
 

@@ -85,7 +85,29 @@ def _trial_row(trial_id, state, epochs, record, fields, objective, direction):
     }
     if len(runs) > 1:
         row["executions"] = len(runs)
+    row["group"] = group_cell(record)  # always the last column
     return row
+
+
+def group_cell(record):
+    """The trial's `group` cell in trials.csv: the number of the group it trained in, "" when it trained alone."""
+    group = (record or {}).get("group")
+    return group if isinstance(group, int) and not isinstance(group, bool) else ""
+
+
+def read_groups(sweep_dir):
+    """[[trial ids], ...] of the sweep's groups in group-number order, from each trial's nnlab_trial.json."""
+    groups = {}
+    for path in sorted(project_dir(sweep_dir).glob(f"{layout.trial_dir('*')}/{layout.TRIAL_RECORD}")):
+        record = _read_optional(path)
+        group = group_cell(record) if isinstance(record, dict) else ""
+        if group != "":
+            groups.setdefault(group, []).append(str(record.get("trial_id")))
+    return [sorted(groups[number], key=trial_order) for number in sorted(groups)]
+
+
+def trial_order(trial_id):
+    return (len(trial_id), trial_id)  # keras-tuner pads ids to one width; this also orders unpadded ones
 
 
 def by_execution(rows):
@@ -123,7 +145,8 @@ def _best_row(rows, objective, direction):
 
 
 def _columns(fields):
-    return ["trial_id", "status", *fields, "best_objective", "last_objective", "best_epoch", "epochs_run", "seconds"]
+    columns = ["trial_id", "status", *fields, "best_objective", "last_objective", "best_epoch", "epochs_run"]
+    return columns + ["seconds", "group"]
 
 
 def _read_optional(path):

@@ -6,7 +6,9 @@
 
 Overrides are config fields (epochs=2, limit_examples=2000; a swept field given here is pinned, not swept) or
 sweep settings: algorithm=random|grid|bayesian|hyperband, max_trials=N, objective=val_accuracy,
-direction=max|min, factor=3 (Hyperband), sweep=<name>.
+direction=max|min, factor=3 (Hyperband), executions_per_trial=N, sweep=<name>, and vectorize=auto|N: how many
+same-structure trials train at once as one compiled program (nnlab.sweeps.groups; auto, the default, picks N for the
+device and model; vectorize=1 trains one trial at a time).
 
 Resume: the sweep id is `<algorithm>-<hash of experiment, settings, config overrides and search space>`, so running
 the same command again continues the same sweep in results/<exp>/sweeps/<id>/: finished trials are kept, an
@@ -31,7 +33,7 @@ from nnlab import config as config_lib
 from nnlab import experiment as experiment_lib
 from nnlab.errors import NnlabError, from_os_error
 from nnlab.results import atomic, bounded, console, layout, limits, lock, status
-from nnlab.sweeps import hparams, tables
+from nnlab.sweeps import hparams, tables, vectorize
 from nnlab.sweeps.plan import plan_settings
 from nnlab.sweeps.progress import SweepProgress
 from nnlab.train import job
@@ -251,6 +253,7 @@ def _write_best_config(sweep, best):
         else "yes: same data split, initialisation and batch order as the trial"
         + (f" (its execution 0 of {sweep.executions})" if sweep.executions > 1 else "")
     )
+    repeatable = vectorize.repeatable(record, repeatable)  # a trial trained in a group: within tolerance
     path = sweep.sweep_dir / layout.BEST_CONFIG
     atomic.write_json(
         path,
@@ -272,6 +275,7 @@ def _write_best_config(sweep, best):
 
 def _write_status(sweep, state, message, summary=None):
     record = {**sweep.describe(), "status": state, "message": message, "seconds": sweep.seconds}
+    record["vectorize"] = vectorize.record(sweep)
     if summary is not None:
         record["counts"] = summary.counts
         record["best_trial"] = summary.best["trial_id"] if summary.best else None

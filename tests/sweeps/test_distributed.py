@@ -14,7 +14,7 @@ from nnlab.sweeps import tuning
 from tests.sweeps.test_resume_sweep import epochs_done, wait_for
 from tests.tiny import TINY
 
-ARGS = ["max_trials=3", "epochs=4", "examples=2000"]
+ARGS = ["max_trials=3", "epochs=4", "examples=2000", "vectorize=1"]  # one trial per worker at a time: shared
 
 
 @pytest.fixture

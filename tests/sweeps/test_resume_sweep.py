@@ -14,7 +14,7 @@ from nnlab.results import atomic, checkpoint
 from nnlab.sweeps import tuning
 from tests.tiny import TINY
 
-ARGS = ["max_trials=2", "epochs=4", "examples=3000"]
+ARGS = ["max_trials=2", "epochs=4", "examples=3000", "vectorize=1"]  # one at a time: a checkpoint per trial
 
 
 @pytest.fixture

@@ -18,7 +18,8 @@ def tiny(make_experiment):
 
 
 def test_two_trial_sweep_completes_and_its_best_config_reruns(tiny, results_dir):
-    result = tuning.tune("tiny", ["max_trials=2", "epochs=2"], results_dir=results_dir, verbose=0)
+    # vectorize=1: trained one at a time, so `nnlab run from=best_config.json` repeats the best trial bitwise
+    result = tuning.tune("tiny", ["max_trials=2", "epochs=2", "vectorize=1"], results_dir=results_dir, verbose=0)
     sweep_dir = result.sweep_dir
     assert sweep_dir.parent == results_dir / "tiny" / "sweeps" and sweep_dir.name.startswith("random-")
     for name in ("trials.csv", "history.csv", "best_config.json", "sweep.json", "tuner/oracle.json"):
@@ -28,7 +29,7 @@ def test_two_trial_sweep_completes_and_its_best_config_reruns(tiny, results_dir)
     trials = pd.read_csv(sweep_dir / "trials.csv", dtype={"trial_id": str})
     assert list(trials.columns) == [
         "trial_id", "status", "learning_rate", "width",
-        "best_objective", "last_objective", "best_epoch", "epochs_run", "seconds",
+        "best_objective", "last_objective", "best_epoch", "epochs_run", "seconds", "group",
     ]  # fmt: skip
     assert list(trials["status"]) == ["COMPLETED", "COMPLETED"] and list(trials["epochs_run"]) == [2, 2]
     assert trials["learning_rate"].between(1e-3, 1e-1).all() and set(trials["width"]) <= {4, 8, 16}
@@ -132,7 +133,7 @@ def test_every_trial_failing_is_a_failed_sweep(tiny, results_dir):
     )
     tiny.path.write_text(source)
     with pytest.raises(NnlabError, match=r"no completed trial \(3 FAILED\).*build_model\(config\) raised"):
-        tuning.tune("tiny", ["max_trials=5", "epochs=1"], results_dir=results_dir, verbose=0)
+        tuning.tune("tiny", ["max_trials=5", "epochs=1", "vectorize=1"], results_dir=results_dir, verbose=0)
     [sweep_dir] = (results_dir / "tiny" / "sweeps").iterdir()
     sweep = json.loads((sweep_dir / "sweep.json").read_text())
     assert sweep["status"] == "failed" and sweep["best_trial"] is None and sweep["counts"] == {"FAILED": 3}
