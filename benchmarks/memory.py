@@ -23,10 +23,11 @@ MB = 1024 * 1024
 EXPERIMENTS = Path(__file__).resolve().parent.parent / "experiments"
 
 
-def run_nnlab(results, arguments):
-    """`python -m nnlab.cli --results <results> <arguments>` on the repository's experiments, measured as below."""
+def run_nnlab(results, arguments, env=None):
+    """`python -m nnlab.cli --results <results> <arguments>` on the repository's experiments, measured as below;
+    `env` adds to script_env()."""
     command = [sys.executable, "-m", "nnlab.cli", "--results", str(results), *arguments]
-    return run_measured(command, env=script_env())
+    return run_measured(command, env={**script_env(), **(env or {})})
 
 
 def script_env():

@@ -20,6 +20,8 @@ trials (data holdout, learning rates drawn, initial weights); the seeds 0, 1, 2 
 accuracy over seeds that judges MNIST. Timed: the search (keras-tuner: the wall time of tuner.search; nnlab:
 sweep.json `seconds`, the time around its own tuner.search) and the whole command, process start to exit. The
 grouping (k, the group count, XLA) comes from each nnlab sweep's sweep.json `vectorize` record ("-" without one).
+Every nnlab side compiles its group program afresh (NNLAB_XLA_CACHE=0), as the first sweep on a machine does:
+keras-tuner keeps no compiled programs between runs, and a warm cache in repeats 2 and 3 would flatter the median.
 Kept under <out>/sweeps/: each nnlab sweep's sweep.json, trials.csv and best_config.json, each keras-tuner result.
 """
 
@@ -105,10 +107,13 @@ def run_side(side, work, seed, repeat, out=None):
     return _nnlab(GROUPED, side, [*work.fields(seed), side, f"sweep={name}"], name, out)
 
 
+COLD = {"NNLAB_XLA_CACHE": "0"}  # no compiled program from an earlier repeat (nnlab.train.vectorized.compile_cache)
+
+
 def _nnlab(benchmark, side, overrides, name, out):
     arguments = ["tune", "mnist", *overrides]
     with tempfile.TemporaryDirectory(prefix="nnlab-bench-sweep-") as results:
-        measured = memory.run_nnlab(results, arguments)
+        measured = memory.run_nnlab(results, arguments, env=COLD)
         sweep_dir = Path(results) / "mnist" / layout.SWEEPS / name
         row = _row(benchmark, side, measured, "nnlab tune mnist " + shlex.join(overrides))
         try:

@@ -215,3 +215,17 @@ def test_bench_sweep_rows_measure_the_default_sweep(bench, tmp_path, capsys):
     assert "sweep=bench-default-r1" in line["note"] and "best val_accuracy" in line["nnlab_quality"]
     assert "default repeat 1: k " in capsys.readouterr().out  # k, groups and XLA printed, "-" without a record
     assert (out / "bench.png").stat().st_size > 0
+
+
+def test_nnlab_sweep_sides_compile_cold(sweep_bench, monkeypatch):
+    """keras-tuner keeps no compiled program between runs, so neither may nnlab's sides: a warm XLA cache in repeats
+    2 and 3 would flatter the median."""
+    seen = {}
+
+    def measured(command, env=None, timeout=1800):
+        seen.update(env)
+        return {"seconds": 0.0, "returncode": 2, "max_process_rss_mb": 0.0, "peak_tree_rss_mb": 0.0, "output_tail": ""}
+
+    monkeypatch.setattr(sweep_bench.memory, "run_measured", measured)
+    sweep_bench._nnlab("grouped", "auto", ["max_trials=1", "sweep=x"], "x", None)
+    assert seen["NNLAB_XLA_CACHE"] == "0" and seen["NNLAB_EXPERIMENTS"].endswith("experiments")
