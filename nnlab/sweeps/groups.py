@@ -112,10 +112,18 @@ class GroupedSweepTuner(SweepTuner):
             _discard(path)  # some of its trials went elsewhere (another worker): it cannot be re-formed
         partitions = {}
         for trial in running:
-            partitions.setdefault(self._structure(trial), []).append(trial)
+            key = self._structure(trial)
+            if key is None:  # its config cannot be made: it fails alone, as it would with vectorize=1
+                self._train_alone(trial)
+                return
+            partitions.setdefault(key, []).append(trial)
         # The largest set first; between equals, the one holding the earliest trial.
         key, chosen = max(partitions.items(), key=lambda item: (len(item[1]), -min(_index(t) for t in item[1])))
-        slots = self._slots(key, chosen[0])
+        try:
+            slots = self._slots(key, chosen[0])
+        except (Exception, SystemExit):  # its model cannot be built (module code raised or exited): it fails alone
+            self._train_alone(chosen[0])
+            return
         chosen = chosen[:slots]
         if len(chosen) < self._enough(slots, chosen[0]) or key in self.failed_structures:
             self._train_alone(min(running, key=_index))
@@ -154,9 +162,13 @@ class GroupedSweepTuner(SweepTuner):
         return self.slots_of[key]
 
     def _structure(self, trial):
+        """The key of trials that may share a program, or None when the trial's config cannot be made."""
         from nnlab.train.vectorized import policy
 
-        return policy.group_key(self._config(trial))
+        try:
+            return policy.group_key(self._config(trial))
+        except (Exception, SystemExit):
+            return None
 
     def _config(self, trial):
         """The trial's config, as SweepTuner.run_trial resolves it (before its own seed is set)."""

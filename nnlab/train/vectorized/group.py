@@ -102,7 +102,7 @@ class TrainingGroup:
             keras.utils.set_random_seed(member.config.seed)
             try:
                 model = modeling.prepare(self.experiment, member.config, self.splits, self.setup)
-            except Exception:
+            except (Exception, SystemExit):  # module code that raised or exited: the member fails alone
                 left_out.append(member)
                 continue
             variables = (model.trainable_variables, model.non_trainable_variables)
