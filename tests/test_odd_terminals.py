@@ -92,3 +92,19 @@ def test_error_paragraphs_cut_every_long_value_once():
     assert console.shown_error("tab\tand\nnewline kept, \u2066isolate\u2069 shown") == (
         "tab\tand\nnewline kept, \\u2066isolate\\u2069 shown"
     )
+
+
+def test_library_use_without_stdout_or_stderr_needs_no_terminal(monkeypatch):
+    """pythonw and some notebook hosts run with sys.stdout / sys.stderr set to None: no isatty to call."""
+    from nnlab.results import console
+    from nnlab.sweeps.progress import SweepProgress
+    from nnlab.train import job
+
+    monkeypatch.setattr(sys, "stdout", None)
+    assert job.verbosity(None) == 2 and not console.is_terminal(None)
+    closed = open(os.devnull, "w")
+    closed.close()
+    assert not console.is_terminal(closed)
+    row = {"trial_id": "0", "status": "COMPLETED", "best_objective": 0.5, "seconds": 1.0}
+    summary = type("Summary", (), {"rows": [row], "best": row})()
+    assert SweepProgress(1, "val_accuracy", stream=closed).update(summary)[0].startswith("trial 1 of 1 (id 0)")

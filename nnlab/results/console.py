@@ -37,6 +37,14 @@ def say(line, stream=None):
         pass
 
 
+def is_terminal(stream):
+    """Whether `stream` is a terminal; False for None (a library caller's closed descriptor) or a closed stream."""
+    try:
+        return stream is not None and stream.isatty()
+    except (OSError, ValueError):
+        return False
+
+
 def error(message, prefix="nnlab: error: "):
     """Print an error paragraph to stderr: visible, with every value cut to ERROR_VALUE_CHARS (`shown_error`)."""
     say(prefix + shown_error(message))

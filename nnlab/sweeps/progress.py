@@ -48,7 +48,7 @@ class SweepProgress:
         if left and not times:
             estimate = "time left unknown"
         text = f"trial {number} of {self.total} (id {row['trial_id']}): {outcome}; {best_text}; {estimate}"
-        if self.stream.isatty():
+        if console.is_terminal(self.stream):
             filled = round(BAR_WIDTH * min(number, self.total) / max(1, self.total))
             text = f"[{'#' * filled}{'.' * (BAR_WIDTH - filled)}] {text}"
         return text

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from nnlab import data as data_lib
 from nnlab.errors import NnlabError
-from nnlab.results import atomic, checkpoint, layout, limits, rundir, text
+from nnlab.results import atomic, checkpoint, console, layout, limits, rundir, text
 from nnlab.results.history import HistoryFile
 
 
@@ -199,4 +199,4 @@ def verbosity(verbose):
     """Keras' verbosity: as given, else a progress bar on a terminal and one line per epoch otherwise."""
     if verbose is not None:
         return verbose
-    return 1 if sys.stdout.isatty() else 2
+    return 1 if console.is_terminal(sys.stdout) else 2
