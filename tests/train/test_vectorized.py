@@ -256,3 +256,24 @@ def test_only_qualifying_experiments_train_as_groups(small, make_experiment):
         """
     )
     assert "Stepper overrides train_step" in reason(subclassed)
+
+
+def test_an_embedding_under_adam_trains_alone(small, make_experiment):
+    """Keras' Adam adds up the squares of an Embedding's repeated rows (its gradient is a tf.IndexedSlices); the group
+    program squares their sum, so such a trial would train otherwise in a group. Under SGD both agree and it groups."""
+    _, splits, setup = small
+    tokens = SMALL.replace('x = rng.normal(size=(230, 3)).astype("float32")', "x = rng.integers(0, 4, size=(230, 3))")
+    tokens = tokens.replace(
+        "keras.Input(shape=(3,)),",
+        "keras.Input(shape=(3,), dtype='int32'), keras.layers.Embedding(4, 2), keras.layers.Flatten(),",
+    )
+    candidate = make_experiment("tokens", tokens)
+
+    def reason(overrides):
+        config = candidate.config(overrides)
+        data = candidate.load_splits(config)
+        model = modeling.prepare(candidate, config, data, setup)
+        return policy.first_failed_rule(candidate, config, model, data, setup.replicas)
+
+    assert "embeddings is sparse" in reason(["optimizer=adam"])
+    assert reason(["optimizer=sgd", "momentum=0.9"]) == ""

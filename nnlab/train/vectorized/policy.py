@@ -94,7 +94,30 @@ def first_failed_rule(experiment, config, model, splits, replicas):
     problem = _stateless_metrics_problem(model, config, *sample)
     if problem:
         return problem
+    sparse = _sparse_gradients(model, *sample) if isinstance(model.optimizer, keras.optimizers.Adam) else []
+    if sparse:
+        return (
+            f"the gradient of {sparse[0]} is sparse (an Embedding's rows), which Keras' Adam updates otherwise than "
+            f"the group's dense update"
+        )
     return ""
+
+
+def _sparse_gradients(model, x, y):
+    """The paths of the variables whose gradient is a tf.IndexedSlices (an Embedding, a gather of weights).
+
+    Keras' Adam squares such a gradient's rows before adding up repeated indices (v gets the sum of squares), which
+    is what a trial alone (and `fit`) computes; the group program sees the summed, dense gradient and would square
+    the sum, training another trial. SGD, momentum included, is linear in the gradient and agrees either way.
+    """
+    import tensorflow as tf
+
+    with tf.GradientTape() as tape:
+        y_pred = model(x, training=False)
+        loss = model.compute_loss(x=x, y=y, y_pred=y_pred, training=False)
+    gradients = tape.gradient(loss, model.trainable_variables)
+    pairs = zip(model.trainable_variables, gradients, strict=True)
+    return [variable.path for variable, gradient in pairs if isinstance(gradient, tf.IndexedSlices)]
 
 
 def _stateless_metrics_problem(model, config, x, y):
