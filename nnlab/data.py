@@ -194,6 +194,19 @@ def _check_leaf(leaf, named, where):
             f"{where}: {named} are ragged (rows of different lengths), which make no array. Pad them to one length "
             f"in make_data (keras.utils.pad_sequences) or give each length its own array; ragged data is out of scope."
         )
+    text = structures.non_numeric_columns(leaf)
+    if text:
+        what = (
+            f"a DataFrame whose columns {', '.join(map(repr, text[:5]))}{', ...' if len(text) > 5 else ''} hold no "
+            f"numbers"
+            if hasattr(leaf, "columns")
+            else f"a Series of {leaf.dtype} values, not numbers"
+        )
+        raise NnlabError(
+            f"{where}: {named} are {what}; nnlab trains on numbers only. Encode them in make_data: class names as "
+            f"integers (pd.factorize(series)[0]), text columns as one-hot columns (pd.get_dummies(frame, "
+            f"columns=[...])), or drop them."
+        )
     if not isinstance(leaf, np.ndarray):
         raise NnlabError(
             f"{where}: {named} are a {type(leaf).__name__}, not an array; pass NumPy arrays (or lists of numbers)."

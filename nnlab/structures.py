@@ -101,9 +101,30 @@ def _array_or_as_given(value):
     """np.asarray(value), unless that fails or makes an object array (ragged lists): then `value` itself."""
     try:
         array = np.asarray(value)
+        if array.dtype == object and non_numeric_columns(value) == []:
+            array = value.to_numpy(dtype=np.float64, na_value=np.nan)
     except (ValueError, TypeError):
         return value
     return value if array.dtype == object else array
+
+
+def non_numeric_columns(value):
+    """For a pandas DataFrame or Series, the names of its columns that hold no numbers (text, objects); None for
+    anything else.
+
+    NumPy reads a frame that mixes bool or nullable (Int64, with <NA>) columns with others as objects, where Keras'
+    `fit` casts a frame with a float column to floats; such a frame (no non-numeric column) becomes float64 here,
+    <NA> becoming NaN, which nnlab.data.check refuses as it does any NaN.
+    """
+    if not type(value).__module__.startswith("pandas"):
+        return None
+    from pandas.api import types
+
+    dtypes = getattr(value, "dtypes", None)
+    if dtypes is None:
+        return None
+    items = dtypes.items() if hasattr(dtypes, "items") else [(getattr(value, "name", None), dtypes)]
+    return [name for name, dtype in items if not types.is_numeric_dtype(dtype)]
 
 
 def _is_dataset(value):

@@ -165,3 +165,24 @@ def test_labels_of_one_output_among_several_are_checked_by_path():
     data_lib.check_labels(splits, "sparse_categorical_crossentropy", 4, path=("kind",), output="kind")
     with pytest.raises(NnlabError, match=r"labels of output 'kind': labels range over \[0, 3\] but the model has 3"):
         data_lib.check_labels(splits, "sparse_categorical_crossentropy", 3, path=("kind",), output="kind")
+
+
+def test_pandas_frames_of_mixed_numeric_columns_train_as_keras_fit_takes_them():
+    """NumPy reads a frame mixing float with bool or nullable Int64 columns as objects; Keras' fit casts it to floats,
+    and so does nnlab (<NA> becomes NaN, refused as any NaN). Columns of text are named in one paragraph."""
+    import pandas as pd
+
+    frame = pd.DataFrame({"age": [31.0, 45.5, 27.0], "smoker": [True, False, True], "visits": [1, 0, 3]})
+    labels = pd.Series([True, False, True])
+    made = data_lib.Splits(train=(frame.astype({"visits": "Int64"}), labels), source="fixture")
+    x, y = made.train
+    assert x.dtype == np.float64 and x.tolist() == [[31.0, 1.0, 1.0], [45.5, 0.0, 0.0], [27.0, 1.0, 3.0]]
+    assert y.dtype == bool and y.shape == (3,)
+    data_lib.check(made)
+    missing = frame.astype({"visits": "Int64"}).assign(visits=pd.array([1, None, 3], dtype="Int64"))
+    with pytest.raises(NnlabError, match=r"inputs contain 1 NaN"):
+        data_lib.check(data_lib.Splits(train=(missing, labels), source="fixture"))
+    with pytest.raises(NnlabError, match=r"inputs are a DataFrame whose columns 'city' hold no numbers.*get_dummies"):
+        data_lib.check(data_lib.Splits(train=(frame.assign(city=["a", "b", "c"]), labels), source="fixture"))
+    with pytest.raises(NnlabError, match=r"labels are a Series of .* values, not numbers.*pd\.factorize"):
+        data_lib.check(data_lib.Splits(train=(frame, pd.Series(["cat", "dog", "cat"])), source="fixture"))
