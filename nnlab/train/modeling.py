@@ -98,8 +98,11 @@ def compile_model(model, config, compile_options, where="config", outputs=None):
     A model with several outputs (`outputs`, a forward pass's result, is a list or dict of them) gets the loss and
     every metric on each output, as Keras names them in history.csv: loss, <output>_loss, <output>_<metric>.
     """
+    losses = config.loss
+    if not isinstance(losses, str):  # one name per output, by output name (a dict) or position (see shape_guard)
+        losses = dict(losses) if isinstance(losses, dict) else list(losses)
     for field, getter, names in (
-        ("loss", keras.losses.get, [config.loss]),
+        ("loss", keras.losses.get, list(losses.values()) if isinstance(losses, dict) else keras.tree.flatten(losses)),
         ("metrics", keras.metrics.get, list(config.metrics)),
     ):
         for name in names:
@@ -116,7 +119,12 @@ def compile_model(model, config, compile_options, where="config", outputs=None):
     metrics = list(config.metrics)
     if outputs is not None and len(keras.tree.flatten(outputs)) > 1 and metrics:
         metrics = keras.tree.map_structure(lambda _: list(config.metrics), outputs)  # Keras wants one list each
-    model.compile(optimizer=make_optimizer(config, where), loss=config.loss, metrics=metrics, **compile_options)
+    weights = getattr(config, "loss_weights", None)  # only experiments that declare the field have it
+    if weights is not None and not isinstance(weights, (int, float)):
+        weights = dict(weights) if isinstance(weights, dict) else list(weights)
+    model.compile(
+        optimizer=make_optimizer(config, where), loss=losses, loss_weights=weights, metrics=metrics, **compile_options
+    )
     return model
 
 

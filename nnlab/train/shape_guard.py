@@ -51,15 +51,39 @@ def check_fits_data(model, splits, config, where, custom_step=False, outputs=Non
         # Keras' train_step says the same in a warning of its own, with a source line: once is enough
         warnings.filterwarnings("ignore", message="The model does not have any trainable weights", category=UserWarning)
     labels = splits.train[1]
-    for name, output, path in label_pairs(model, outputs, labels, where):
+    pairs = label_pairs(model, outputs, labels, where)
+    losses = losses_by_output(config.loss, [name for name, _, _ in pairs], where)
+    for (name, output, path), loss in zip(pairs, losses, strict=True):
         output_shape = tuple(int(size) for size in output.shape[1:])
         y = np.asarray(structures.at(labels, path))
         integer = np.issubdtype(y.dtype, np.integer)
-        check_label_shape(tuple(y.shape[1:]), output_shape, config.loss, where, custom_step, integer, name)
-        check_probabilities(output, config.loss, where, custom_step, name)
+        check_label_shape(tuple(y.shape[1:]), output_shape, loss, where, custom_step, integer, name)
+        check_probabilities(output, loss, where, custom_step, name)
         if custom_step and integer and tuple(y.shape[1:]) != output_shape:  # the sparse pattern
             _check_class_indices(splits, path, output_shape[0], where, name)
-        data_lib.check_labels(splits, config.loss, output_shape[-1] if output_shape else 1, path, name)
+        data_lib.check_labels(splits, loss, output_shape[-1] if output_shape else 1, path, name)
+
+
+def losses_by_output(loss, names, where):
+    """Each output's loss name, in the order of `names` (label_pairs'): `config.loss` is one name for every output,
+    or, as Keras' compile takes it, a dict by output name or a tuple/list by position (a model with several
+    outputs whose heads need different losses)."""
+    if isinstance(loss, str):
+        return [loss] * len(names)
+    shown = ", ".join(names) if names != [""] else "one output"
+    if isinstance(loss, dict):
+        if sorted(loss) != sorted(names):
+            raise NnlabError(
+                f"{where}: field 'loss' names the outputs {', '.join(sorted(loss))}, but the model has {shown}; "
+                f"give one loss name per output name (or one name for every output)."
+            )
+        return [loss[name] for name in names]
+    if len(loss) != len(names):
+        raise NnlabError(
+            f"{where}: field 'loss' holds {len(loss)} names, but the model has {shown}; give one loss name per "
+            f"output, in the outputs' order (or one name for every output)."
+        )
+    return list(loss)
 
 
 def _no_weights(model):

@@ -178,3 +178,30 @@ def test_a_hand_written_step_gets_x_as_the_dict_make_data_gave(make_experiment, 
     result = runner.run("inputs", ["epochs=4"], results_dir=results_dir, verbose=0)
     table = history(result.run_dir)
     assert list(table.columns)[:2] == ["epoch", "loss"] and table["loss"].iloc[-1] < table["loss"].iloc[0]
+
+
+def test_heads_with_their_own_losses_and_weights_as_compile_takes_them(make_experiment, results_dir, capsys):
+    """keras-io's functional-API guide compiles two heads with a loss each and loss_weights; a module gives `loss` as
+    a dict by output name (or a tuple by position) and may declare `loss_weights`, both handed to compile."""
+    per_output = TWO_OUTPUTS.replace(
+        'loss: str = "mse"',
+        'loss: dict[str, str] = dataclasses.field(default_factory=lambda: {"total": "mse", "spread": "mae"})\n'
+        "        loss_weights: dict[str, float] = dataclasses.field(\n"
+        '            default_factory=lambda: {"total": 1.0, "spread": 0.5})',
+    )
+    make_experiment("outputs", per_output)
+    result = runner.run("outputs", ["epochs=1"], results_dir=results_dir, verbose=0)
+    test = result.metrics["test"]
+    assert test["spread_loss"] == pytest.approx(test["spread_mae"], rel=1e-5)  # mae on that head, mse on the other
+    assert test["total_loss"] != pytest.approx(test["total_mae"], rel=1e-2)
+    assert test["loss"] == pytest.approx(test["total_loss"] + 0.5 * test["spread_loss"], rel=1e-5)
+    make_experiment("positions", TWO_OUTPUTS.replace('loss: str = "mse"', 'loss: tuple[str, ...] = ("mae", "mse")'))
+    by_position = runner.run("positions", ["epochs=1"], results_dir=results_dir, verbose=0).metrics["test"]
+    assert by_position["spread_loss"] == pytest.approx(by_position["spread_mae"], rel=1e-5)  # sorted names: spread
+    for bad, said in (
+        ('loss={"total": "mse"}', "field 'loss' names the outputs total, but the model has spread, total"),
+        ('loss={"total": "mse", "spread": "msq"}', "field 'loss' names 'msq', which Keras does not know"),
+    ):
+        assert cli.main(["--results", str(results_dir), "run", "outputs", bad]) == 2
+        error = capsys.readouterr().err
+        assert said in error and "Traceback" not in error
