@@ -27,6 +27,7 @@ dict of scalars that includes "loss"). Everything around it is the same for both
 """
 
 import math
+import sys
 import time
 
 import keras
@@ -52,6 +53,7 @@ MAX_CHUNK = 1000  # epochs per call at most; bounds the per-epoch result buffers
 WORKER_CHUNK_STEPS = 1000
 EVALUATION_CHUNK = 8192  # examples per test_step call when validating or testing; bounds the activations' memory
 EXPLOSION = 10.0  # an epoch's loss above this many times the first epoch's counts as diverged
+_warned = set()  # modules already warned about in this process
 
 
 def train(job, controls=None):
@@ -150,9 +152,20 @@ def evaluate_graph(model, x, y):
 
 def build_metrics(model, x, y):
     """Create the compiled metrics' variables now: a tf.function that creates them on first use fails under
-    MirroredStrategy (the "must feed a value for placeholder" of keras-team/keras#19246)."""
+    MirroredStrategy (the "must feed a value for placeholder" of keras-team/keras#19246).
+
+    Returns whether that test_step updated a metric the model reports: a model that overrides `metrics` with its
+    own trackers and `train_step`, but not `test_step` (Keras' guide "Customizing what happens in fit", going
+    lower-level), reports trackers that Keras' test_step never updates, so its val_ and test numbers stay 0.
+    """
+    before = {id(variable): np.array(variable.numpy()) for variable in model.metrics_variables}
     model.test_step(batches.rows((x, y), None, 2))
+    updated = any(
+        id(variable) not in before or not np.array_equal(np.asarray(variable.numpy()), before[id(variable)])
+        for variable in model.metrics_variables
+    )
     model.reset_metrics()
+    return updated
 
 
 class EpochLoop:
@@ -191,7 +204,17 @@ class EpochLoop:
         with self.strategy.scope():
             if not self.optimizer.built:  # variables cannot be created inside the compiled loop
                 self.optimizer.build(self.model.trainable_variables)
-            build_metrics(self.model, self.x, self.y)
+            evaluates = build_metrics(self.model, self.x, self.y)
+        if not evaluates and self.where not in _warned:
+            _warned.add(self.where)  # once per module: a sweep or study builds a model per trial
+            print(
+                f"nnlab: warning: {self.where}: the model's test_step updates none of the metrics it reports "
+                f"({', '.join(metric.name for metric in self.model.metrics) or 'none'}), so its val_ and test "
+                f"numbers read 0, as they do in Keras' fit. A model that reports its own trackers (overriding "
+                f"`metrics`) must update them in a test_step of its own too (Keras' guide \"Customizing what "
+                f'happens in fit", "Providing your own evaluation step").',
+                file=sys.stderr,
+            )
         # history.csv's columns as fit wrote them: Keras' metrics by name; a hand-written step's loss first.
         names = list(self.model.get_metrics_result())
         self.metric_keys = ["loss"] + [name for name in names if name != "loss"] if step else sorted(names)

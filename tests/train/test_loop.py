@@ -38,3 +38,46 @@ def test_controls_set_the_rate_stop_early_and_are_checkpointed(tiny_classifier, 
     assert abs(rows[0]["learning_rate"] - 0.001) < 1e-6 and abs(rows[1]["learning_rate"] - 0.005) < 1e-6
     assert checkpoint.extra(job.checkpoint_path) == {"seen": [0, 1, 2]}
     assert checkpoint.resumes_at(job.checkpoint_path) == 3
+
+
+OWN_TRACKERS = """
+    import tensorflow as tf
+
+    class Tracked(keras.Sequential):
+        '''Keras' guide "Customizing what happens in fit", going lower-level: its own trackers, no test_step.'''
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.loss_tracker = keras.metrics.Mean(name="loss")
+
+        def train_step(self, data):
+            x, y = data
+            with tf.GradientTape() as tape:
+                loss = keras.losses.sparse_categorical_crossentropy(y, self(x, training=True))
+            self.optimizer.apply(tape.gradient(loss, self.trainable_variables), self.trainable_variables)
+            self.loss_tracker.update_state(loss)
+            return {"loss": self.loss_tracker.result()}
+
+        @property
+        def metrics(self):
+            return [self.loss_tracker]
+
+    plain = build_model
+
+    def build_model(config):
+        return Tracked(plain(config).layers)
+"""
+
+
+def test_a_model_whose_test_step_updates_none_of_its_metrics_is_warned_about(tiny_classifier, results_dir, capsys):
+    """Its val_loss and test loss read 0, as in Keras' fit: one warning line says why, instead of silence."""
+    from nnlab.train import runner
+
+    tiny_classifier("tracked", OWN_TRACKERS)
+    result = runner.run("tracked", ["epochs=1"], results_dir=results_dir, verbose=0)
+    assert result.metrics["test"]["loss"] == 0.0 and result.metrics["final"]["loss"] > 0
+    warning = capsys.readouterr().err
+    assert "test_step updates none of the metrics it reports (loss), so its val_ and test numbers read 0" in warning
+    tiny_classifier("plain")
+    runner.run("plain", ["epochs=1"], results_dir=results_dir, verbose=0)
+    assert "test_step updates none" not in capsys.readouterr().err
