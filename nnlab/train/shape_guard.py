@@ -56,7 +56,7 @@ def check_fits_data(model, splits, config, where, custom_step=False, outputs=Non
     for (name, output, path), loss in zip(pairs, losses, strict=True):
         output_shape = tuple(int(size) for size in output.shape[1:])
         y = np.asarray(structures.at(labels, path))
-        integer = np.issubdtype(y.dtype, np.integer)
+        integer = np.issubdtype(y.dtype, np.integer) or y.dtype == bool  # bools: class indices 0 and 1
         check_label_shape(tuple(y.shape[1:]), output_shape, loss, where, custom_step, integer, name)
         check_probabilities(output, loss, where, custom_step, name)
         if custom_step and integer and tuple(y.shape[1:]) != output_shape:  # the sparse pattern

@@ -64,6 +64,9 @@ def test_float_class_labels_in_the_walkthrough_stop_before_training(make_experim
     make_experiment("walkthrough", WALKTHROUGH)
     with pytest.raises(NnlabError, match=r"labels are floats: neither class indices nor one-hot.*astype\('int64'\)"):
         runner.run("walkthrough", ["labels=float32"], results_dir=results_dir, verbose=0)
+    # bool labels (y = frame.target == 1) are class indices 0 and 1, as Keras' sparse losses read them
+    boolean = runner.run("walkthrough", ["labels=bool", "epochs=1"], results_dir=results_dir, verbose=0)
+    assert boolean.metrics["status"] == "done"
 
 
 @pytest.mark.parametrize(
