@@ -103,7 +103,7 @@ def compile_model(model, config, compile_options, where="config", outputs=None):
         losses = dict(losses) if isinstance(losses, dict) else list(losses)
     for field, getter, names in (
         ("loss", keras.losses.get, list(losses.values()) if isinstance(losses, dict) else keras.tree.flatten(losses)),
-        ("metrics", keras.metrics.get, list(config.metrics)),
+        ("metrics", keras.metrics.get, _metric_names(config.metrics)),
     ):
         for name in names:
             if name in ("accuracy", "acc"):
@@ -116,9 +116,13 @@ def compile_model(model, config, compile_options, where="config", outputs=None):
                     f"keras.{field if field == 'metrics' else 'losses'} name such as "
                     f"{'accuracy' if field == 'metrics' else 'mse'}."
                 ) from None
-    metrics = list(config.metrics)
-    if outputs is not None and len(keras.tree.flatten(outputs)) > 1 and metrics:
-        metrics = keras.tree.map_structure(lambda _: list(config.metrics), outputs)  # Keras wants one list each
+    if isinstance(config.metrics, dict):  # one metric per output, by output name, as compile takes them
+        metrics = {name: [metric] for name, metric in config.metrics.items()}
+        _check_metric_outputs(metrics, model, outputs, where)
+    else:
+        metrics = list(config.metrics)
+        if outputs is not None and len(keras.tree.flatten(outputs)) > 1 and metrics:
+            metrics = keras.tree.map_structure(lambda _: list(config.metrics), outputs)  # Keras wants one list each
     weights = getattr(config, "loss_weights", None)  # only experiments that declare the field have it
     if weights is not None and not isinstance(weights, (int, float)):
         weights = dict(weights) if isinstance(weights, dict) else list(weights)
@@ -126,6 +130,22 @@ def compile_model(model, config, compile_options, where="config", outputs=None):
         optimizer=make_optimizer(config, where), loss=losses, loss_weights=weights, metrics=metrics, **compile_options
     )
     return model
+
+
+def _metric_names(metrics):
+    return list(metrics.values()) if isinstance(metrics, dict) else list(metrics)
+
+
+def _check_metric_outputs(metrics, model, outputs, where):
+    """A dict of metrics names outputs: each key must be one of the model's output names."""
+    names = sorted(outputs) if isinstance(outputs, dict) else list(getattr(model, "output_names", None) or [])
+    unknown = sorted(set(metrics) - set(names))
+    if unknown:
+        raise NnlabError(
+            f"{where}: field 'metrics' names the output {unknown[0]!r}, but the model's outputs are "
+            f"{', '.join(names) or 'unnamed'}; key the metrics by output name, or give a tuple of names for every "
+            f"output."
+        )
 
 
 def _width(outputs):

@@ -195,9 +195,18 @@ def test_heads_with_their_own_losses_and_weights_as_compile_takes_them(make_expe
     assert test["spread_loss"] == pytest.approx(test["spread_mae"], rel=1e-5)  # mae on that head, mse on the other
     assert test["total_loss"] != pytest.approx(test["total_mae"], rel=1e-2)
     assert test["loss"] == pytest.approx(test["total_loss"] + 0.5 * test["spread_loss"], rel=1e-5)
-    make_experiment("positions", TWO_OUTPUTS.replace('loss: str = "mse"', 'loss: tuple[str, ...] = ("mae", "mse")'))
+    positions = TWO_OUTPUTS.replace('loss: str = "mse"', 'loss: tuple[str, ...] = ("mae", "mse")').replace(
+        'metrics: tuple[str, ...] = ("mae",)',
+        'metrics: dict[str, str] = dataclasses.field(default_factory=lambda: {"spread": "mae"})',
+    )
+    make_experiment("positions", positions)
     by_position = runner.run("positions", ["epochs=1"], results_dir=results_dir, verbose=0).metrics["test"]
     assert by_position["spread_loss"] == pytest.approx(by_position["spread_mae"], rel=1e-5)  # sorted names: spread
+    assert "total_mae" not in by_position  # a dict of metrics: each on its own output
+    assert cli.main(["--results", str(results_dir), "run", "positions", 'metrics={"sprad": "mae"}']) == 2
+    assert (
+        "field 'metrics' names the output 'sprad', but the model's outputs are spread, total" in capsys.readouterr().err
+    )
     for bad, said in (
         ('loss={"total": "mse"}', "field 'loss' names the outputs total, but the model has spread, total"),
         ('loss={"total": "mse", "spread": "msq"}', "field 'loss' names 'msq', which Keras does not know"),
