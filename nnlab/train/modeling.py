@@ -24,9 +24,16 @@ def build(experiment, config, train=None):
     try:
         model = experiment.module.build_model(*arguments)
     except Exception as error:
+        hint = (
+            " A pandas DataFrame or Series from make_data reaches build_model as its NumPy values, columns in order: "
+            "index them by position (train[0][:, 2]), or give x as dict(df) to index them by name."
+            if len(arguments) == 2 and isinstance(error, IndexError)
+            else ""
+        )
         raise NnlabError(
-            f"{experiment.path}: build_model(config) raised {type(error).__name__}: "
-            f"{first_line(error)}. Check the model definition and the config fields it uses."
+            f"{experiment.path}: build_model({'config, train' if len(arguments) == 2 else 'config'}) raised "
+            f"{type(error).__name__}: {first_line(error)}. Check the model definition and the config fields it "
+            f"uses.{hint}"
         ) from None
     if not isinstance(model, keras.Model):
         raise NnlabError(

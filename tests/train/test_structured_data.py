@@ -214,3 +214,35 @@ def test_heads_with_their_own_losses_and_weights_as_compile_takes_them(make_expe
         assert cli.main(["--results", str(results_dir), "run", "outputs", bad]) == 2
         error = capsys.readouterr().err
         assert said in error and "Traceback" not in error
+
+
+def test_a_dataframe_reaches_build_model_as_its_values_and_a_column_name_says_so(make_experiment, results_dir):
+    frame = """
+    import dataclasses
+    import keras
+    import numpy as np
+    import pandas as pd
+    import nnlab
+    from nnlab.data import Splits
+
+    @dataclasses.dataclass(frozen=True)
+    class Config(nnlab.Config):
+        loss: str = "mse"
+        metrics: tuple[str, ...] = ()
+        epochs: int = 1
+        by_name: bool = False
+
+    def make_data(config):
+        rng = np.random.default_rng(0)
+        df = pd.DataFrame({"horsepower": rng.normal(100, 30, 80), "smoker": rng.random(80) > 0.5})
+        return Splits(train=(df, 0.1 * df["horsepower"]))
+
+    def build_model(config, train):
+        normalize = keras.layers.Normalization(axis=None)
+        normalize.adapt(train[0]["horsepower"] if config.by_name else train[0][:, 0])
+        return keras.Sequential([keras.Input(shape=(2,)), normalize, keras.layers.Dense(1)])
+    """
+    make_experiment("frame", frame)
+    assert runner.run("frame", [], results_dir=results_dir, verbose=0).metrics["status"] == "done"
+    with pytest.raises(NnlabError, match=r"build_model\(config, train\) raised IndexError: .*as its NumPy values"):
+        runner.run("frame", ["by_name=true"], results_dir=results_dir, verbose=0)
