@@ -179,6 +179,7 @@ class EpochLoop:
         self.replicas = self.strategy.num_replicas_in_sync
         step = job.experiment.optional("train_step")
         self.handwritten = step is not None
+        self.module = job.experiment.module
         self.user_step = None if step is None else _graph_step(step)
         self.user_step_extra = (config,) if step is not None and modeling.takes_arguments(step, 5) else ()
         self.config = config
@@ -251,6 +252,8 @@ class EpochLoop:
             raise explained from None
         self.calls += 1
         done = int(done)
+        if self.handwritten and done and not int(self.optimizer.iterations):
+            self._warn_unused_optimizer()
         values = {key: array.numpy()[:done] for key, array in values.items()}
         if self.one_epoch_per_call and done:  # the track that runs eagerly, after this call's one epoch
             values.update({key: np.array([value]) for key, value in self.track.eager_values(start).items()})
@@ -267,6 +270,27 @@ class EpochLoop:
             self.jit = False
             self.compiled = tf.function(self._epochs, jit_compile=False, autograph=False)
             return self.compiled(tf.constant(start), tf.constant(count))
+
+    def _warn_unused_optimizer(self):
+        """A train_step that steps an optimizer of its own (a module-level one, as a tutorial's script has) trains,
+        but without the config's optimizer, learning rate and schedule, and its optimizer's state is not in the
+        checkpoint; the learning_rate column would name a rate that was never used. One line says so. (A step that
+        updates the weights by hand, `w.assign_sub(config.learning_rate * dw)`, steps no optimizer: no line.)"""
+        own = [
+            name
+            for name, value in vars(self.module).items()
+            if isinstance(value, keras.optimizers.Optimizer) and value is not self.optimizer and int(value.iterations)
+        ]
+        if not own or (self.where, "optimizer") in _warned:
+            return
+        _warned.add((self.where, "optimizer"))
+        print(
+            f"nnlab: warning: {self.where}: train_step stepped the module's own optimizer {own[0]}, not the one "
+            f"nnlab handed it, so config's optimizer, learning_rate and lr_schedule do not apply, the learning_rate "
+            f"column is not the rate that trained, and --resume cannot restore {own[0]}'s state. Call "
+            f"apply_gradients on train_step's `optimizer` argument instead.",
+            file=sys.stderr,
+        )
 
     def columns(self):
         """The history columns each epoch produces, apart from epoch and seconds."""

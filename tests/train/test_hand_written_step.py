@@ -180,3 +180,22 @@ def test_summarize_hook_adds_metrics_and_may_not_overwrite_the_runners(stepped_r
     assert job.metrics["first_loss"] == job.history.rows[0]["loss"]  # merged by the runner
     clashing = finished_job(stepped_returning("clash"), results_dir, "epochs=1")  # kept, with the error recorded
     assert "stepped.py: summarize(job) returned final" in clashing.metrics["errors"]["summarize"]
+
+
+def test_a_step_that_steps_an_optimizer_of_its_own_is_warned_about(make_experiment, results_dir, capsys):
+    """A tutorial's module-level optimizer, stepped instead of the argument: it trains, but config's learning rate
+    and the learning_rate column do not apply. Updating the weights by hand (Custom training: basics) is not that."""
+    own = STEPPED.replace(
+        "optimizer.apply_gradients(zip(gradients",
+        "OWN.apply_gradients(zip(gradients",
+    ).replace('RETURNS = "loss"', 'RETURNS = "loss"\n    OWN = keras.optimizers.SGD(learning_rate=0.01)')
+    make_experiment("stepped", own)
+    assert run(results_dir, "epochs=1").metrics["status"] == "done"
+    assert "train_step stepped the module's own optimizer OWN, not the one nnlab handed it" in capsys.readouterr().err
+    by_hand = STEPPED.replace(
+        "optimizer.apply_gradients(zip(gradients, model.trainable_variables))",
+        "[v.assign_sub(0.05 * g) for v, g in zip(model.trainable_variables, gradients)]",
+    )
+    make_experiment("byhand", by_hand)
+    runner.run("byhand", ["epochs=1"], results_dir=results_dir, verbose=0)
+    assert "own optimizer" not in capsys.readouterr().err
