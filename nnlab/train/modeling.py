@@ -53,7 +53,7 @@ def prepare(experiment, config, splits, setup):
         sample = structures.take(splits.train[0], slice(None, 2))
         model = precision.float32_output(model, sample, where)
         outputs = forward(model, sample, splits.source, where)  # its structure decides how metrics are compiled
-        compile_model(model, config, setup.compile_options, where, outputs)
+        compile_model(model, config, setup.compile_options, where, outputs, module=experiment.module)
     check_fits_data(model, splits, config, where, custom_step=custom_step, outputs=outputs)
     class_weights.sample_weights(config, splits.train, custom_step, where, outputs=_width(outputs))  # refusals
     return model
@@ -99,37 +99,30 @@ def make_optimizer(config, where="config"):
         raise NnlabError(f"{where}: field 'momentum' is {momentum!r}: {error} Pass e.g. momentum=0.9.") from None
 
 
-def compile_model(model, config, compile_options, where="config", outputs=None):
+def compile_model(model, config, compile_options, where="config", outputs=None, module=None):
     """Compile with the config's optimizer, loss and metrics, each checked by name first.
 
     A model with several outputs (`outputs`, a forward pass's result, is a list or dict of them) gets the loss and
     every metric on each output, as Keras names them in history.csv: loss, <output>_loss, <output>_<metric>.
+    A name Keras does not know may name a function, or a keras.losses.Loss / keras.metrics.Metric class, defined in
+    the experiment `module` (Keras' guide's `custom_mean_squared_error`): compile gets that function or an instance.
     """
-    losses = config.loss
-    if not isinstance(losses, str):  # one name per output, by output name (a dict) or position (see shape_guard)
-        losses = dict(losses) if isinstance(losses, dict) else list(losses)
-    for field, getter, names in (
-        ("loss", keras.losses.get, list(losses.values()) if isinstance(losses, dict) else keras.tree.flatten(losses)),
-        ("metrics", keras.metrics.get, _metric_names(config.metrics)),
-    ):
-        for name in names:
-            if name in ("accuracy", "acc"):
-                continue  # resolved by compile() to the right accuracy for the loss
-            try:
-                getter(name)
-            except (ValueError, TypeError):
-                raise NnlabError(
-                    f"{where}: field '{field}' names {name!r}, which Keras does not know; use a "
-                    f"keras.{field if field == 'metrics' else 'losses'} name such as "
-                    f"{'accuracy' if field == 'metrics' else 'mse'}."
-                ) from None
+    loss = lambda name: _resolve(name, "loss", keras.losses.get, keras.losses.Loss, module, where)  # noqa: E731
+    metric = lambda name: _resolve(name, "metrics", keras.metrics.get, keras.metrics.Metric, module, where)  # noqa: E731
+    if isinstance(config.loss, str):
+        losses = loss(config.loss)
+    elif isinstance(config.loss, dict):  # one name per output, by output name or position (see shape_guard)
+        losses = {name: loss(value) for name, value in config.loss.items()}
+    else:
+        losses = [loss(name) for name in config.loss]
     if isinstance(config.metrics, dict):  # one metric per output, by output name, as compile takes them
-        metrics = {name: [metric] for name, metric in config.metrics.items()}
+        metrics = {name: [metric(value)] for name, value in config.metrics.items()}
         _check_metric_outputs(metrics, model, outputs, where)
     else:
-        metrics = list(config.metrics)
+        metrics = [metric(name) for name in config.metrics]
         if outputs is not None and len(keras.tree.flatten(outputs)) > 1 and metrics:
-            metrics = keras.tree.map_structure(lambda _: list(config.metrics), outputs)  # Keras wants one list each
+            names = list(config.metrics)  # Keras wants one list each, of its own objects
+            metrics = keras.tree.map_structure(lambda _: [metric(name) for name in names], outputs)
     weights = getattr(config, "loss_weights", None)  # only experiments that declare the field have it
     if weights is not None and not isinstance(weights, (int, float)):
         weights = dict(weights) if isinstance(weights, dict) else list(weights)
@@ -139,8 +132,33 @@ def compile_model(model, config, compile_options, where="config", outputs=None):
     return model
 
 
-def _metric_names(metrics):
-    return list(metrics.values()) if isinstance(metrics, dict) else list(metrics)
+def _resolve(name, field, getter, base, module, where):
+    """`name` itself when Keras knows it; else the experiment module's function of that name, or an instance of its
+    `base` subclass of that name; else one paragraph."""
+    if name in ("accuracy", "acc"):
+        return name  # resolved by compile() to the right accuracy for the loss
+    try:
+        getter(name)
+        return name
+    except (ValueError, TypeError):
+        pass
+    own = getattr(module, name, None) if module is not None and name.isidentifier() else None
+    if isinstance(own, type) and issubclass(own, base):
+        try:
+            return own()
+        except Exception as error:
+            raise NnlabError(
+                f"{where}: field '{field}' names the class {name}, which could not be made without arguments "
+                f"({type(error).__name__}: {first_line(error)}); give its arguments defaults."
+            ) from None
+    if callable(own) and not isinstance(own, type):
+        return own
+    raise NnlabError(
+        f"{where}: field '{field}' names {name!r}, which Keras does not know; use a "
+        f"keras.{field if field == 'metrics' else 'losses'} name such as "
+        f"{'accuracy' if field == 'metrics' else 'mse'}, or the name of a function (or "
+        f"keras.{'metrics.Metric' if field == 'metrics' else 'losses.Loss'} class) defined in the module."
+    )
 
 
 def _check_metric_outputs(metrics, model, outputs, where):

@@ -224,6 +224,8 @@ def check_label_shape(label_shape, output_shape, loss, where, custom_step, integ
         return
     if classes == 1 and (label_shape + (1,) == output_shape or label_shape == output_shape + (1,)):
         return  # Keras' losses squeeze or expand a trailing axis of one
+    if integer_labels and label_shape in ((), (1,)) and classes > 1 and not _keras_knows(loss):
+        return  # a loss the module defines: integer labels against K outputs are class indices, as for its own step
     if label_shape in ((), (1,)) and classes > 1:
         fix = (
             "use loss=sparse_categorical_crossentropy, which takes integer class labels as they are, or one-hot "
@@ -237,6 +239,14 @@ def check_label_shape(label_shape, output_shape, loss, where, custom_step, integ
         f"{where}: the data has {shapes}, and loss '{loss}' needs them to match. Change the model's last layer "
         f"or reshape the labels in make_data so that both have the same shape per example."
     )
+
+
+def _keras_knows(loss):
+    try:
+        keras.losses.get(loss)
+    except (ValueError, TypeError):
+        return False
+    return True
 
 
 def _check_hand_written(label_shape, output_shape, integer_labels, shapes, where):

@@ -1,6 +1,8 @@
 """The loop's per-epoch controls (nnlab.train.controls): a learning rate set before an epoch, a stop after one, and
 their state saved with the checkpoint."""
 
+import pytest
+
 from nnlab.results import checkpoint, rundir
 from nnlab.train import devices
 from nnlab.train import job as job_lib
@@ -81,3 +83,34 @@ def test_a_model_whose_test_step_updates_none_of_its_metrics_is_warned_about(tin
     tiny_classifier("plain")
     runner.run("plain", ["epochs=1"], results_dir=results_dir, verbose=0)
     assert "test_step updates none" not in capsys.readouterr().err
+
+
+OWN_LOSS = """
+    from keras import ops
+
+    def my_crossentropy(y_true, y_pred):
+        '''Keras' guide "Training & evaluation with built-in methods": a custom loss is a function of two tensors.'''
+        return keras.losses.sparse_categorical_crossentropy(y_true, y_pred)
+
+    class Hits(keras.metrics.Mean):
+        def __init__(self, name="hits", **kwargs):
+            super().__init__(name=name, **kwargs)
+
+        def update_state(self, y_true, y_pred, sample_weight=None):
+            right = ops.equal(ops.cast(ops.reshape(y_true, [-1]), "int64"), ops.argmax(y_pred, axis=-1))
+            return super().update_state(ops.cast(right, "float32"), sample_weight)
+"""
+
+
+def test_a_loss_or_metric_the_module_defines_is_compiled_by_name(tiny_classifier, results_dir, capsys):
+    from nnlab import cli
+    from nnlab.train import runner
+
+    tiny_classifier("own", OWN_LOSS)
+    result = runner.run("own", ["loss=my_crossentropy", "metrics=accuracy,Hits"], results_dir=results_dir, verbose=0)
+    reference = runner.run("own", [], results_dir=results_dir, verbose=0).metrics["test"]
+    test = result.metrics["test"]
+    assert test["loss"] == pytest.approx(reference["loss"], rel=1e-6)  # the same function, by another name
+    assert test["hits"] == pytest.approx(test["accuracy"]) and test["accuracy"] == reference["accuracy"]
+    assert cli.main(["--results", str(results_dir), "run", "own", "loss=my_crossentropi"]) == 2
+    assert "or the name of a function (or keras.losses.Loss class) defined in the module" in capsys.readouterr().err
