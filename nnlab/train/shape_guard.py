@@ -141,7 +141,9 @@ def check_probabilities(output, loss, where, custom_step, name=""):
     raise NnlabError(
         f"{where}: {seen}, so they are not probabilities, but loss={loss} reads them as probabilities and would "
         f"clip them and train to chance without an error. End the model with {last} (Keras' crossentropy "
-        f"losses by name take probabilities)."
+        f"losses by name take probabilities), or, to keep the logits as a tutorial's from_logits=True does, "
+        f"define `def {loss}_from_logits(y_true, y_pred): return keras.losses.{loss}(y_true, y_pred, "
+        f"from_logits=True)` in the module and set loss={loss}_from_logits."
     )
 
 

@@ -1,6 +1,8 @@
 """The shape guard for a hand-written step stops only the real hazard: labels that would broadcast, or that are
 neither class indices nor one-hot; TensorFlow's "Custom training: walkthrough" (sparse integer labels) trains."""
 
+import re
+
 import pandas as pd
 import pytest
 
@@ -123,8 +125,13 @@ def test_logits_with_a_probability_loss_stop_keras_step_and_warn_a_hand_written_
     assert said.count("nnlab: warning:") == 1 and "val_loss and the test loss use loss=sparse_categorical" in said
     keras_step = WALKTHROUGH.split("    loss_object =")[0]  # the same model and data, trained by Keras' own step
     make_experiment("logits", keras_step)
-    with pytest.raises(NnlabError, match=r"not probabilities, but loss=sparse_categorical_crossentropy .*softmax"):
+    with pytest.raises(NnlabError, match=r"not probabilities, but loss=sparse_categorical_crossentropy .*softmax") as e:
         runner.run("logits", ["epochs=1"], results_dir=results_dir, verbose=0)
+    # its other advice, followed as written, keeps the logits (TensorFlow's quickstart: from_logits=True)
+    function, setting = re.search(r"define `(.*)` in the module and set (loss=\w+)", str(e.value)).groups()
+    make_experiment("keeps_logits", keras_step + "\n    " + function + "\n")
+    kept = runner.run("keeps_logits", ["epochs=3", setting], results_dir=results_dir, verbose=0)
+    assert kept.metrics["test"]["loss"] < 0.9  # chance is log(3) = 1.1; learning from logits, not clipped ones
     with_softmax = keras_step.replace("keras.layers.Dense(3)", "keras.layers.Dense(3, activation='softmax')")
     make_experiment("probabilities", with_softmax)
     runner.run("probabilities", ["epochs=1"], results_dir=results_dir, verbose=0)  # trains
