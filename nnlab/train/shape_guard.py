@@ -52,7 +52,11 @@ def check_fits_data(model, splits, config, where, custom_step=False, outputs=Non
         warnings.filterwarnings("ignore", message="The model does not have any trainable weights", category=UserWarning)
     labels = splits.train[1]
     pairs = label_pairs(model, outputs, labels, where)
-    losses = losses_by_output(config.loss, [name for name, _, _ in pairs], where)
+    names = [name for name, _, _ in pairs]
+    losses = losses_by_output(config.loss, names, where)
+    weights = getattr(config, "loss_weights", None)  # only experiments that declare the field have it
+    if weights is not None and not isinstance(weights, (int, float)):
+        losses_by_output(weights, names, where, field="loss_weights", what="weight")
     for (name, output, path), loss in zip(pairs, losses, strict=True):
         output_shape = tuple(int(size) for size in output.shape[1:])
         y = np.asarray(structures.at(labels, path))
@@ -64,24 +68,26 @@ def check_fits_data(model, splits, config, where, custom_step=False, outputs=Non
         data_lib.check_labels(splits, loss, output_shape[-1] if output_shape else 1, path, name)
 
 
-def losses_by_output(loss, names, where):
+def losses_by_output(loss, names, where, field="loss", what="loss name"):
     """Each output's loss name, in the order of `names` (label_pairs'): `config.loss` is one name for every output,
     or, as Keras' compile takes it, a dict by output name or a tuple/list by position (a model with several
-    outputs whose heads need different losses)."""
+    outputs whose heads need different losses). `loss_weights` follows the same rule (`field`, `what`)."""
     if isinstance(loss, str):
         return [loss] * len(names)
     shown = ", ".join(names) if names != [""] else "one output"
+    if names == [""] and len(loss) == 1:
+        return list(loss.values() if isinstance(loss, dict) else loss)  # one output: Keras takes any one key
     if isinstance(loss, dict):
         if sorted(loss) != sorted(names):
             raise NnlabError(
-                f"{where}: field 'loss' names the outputs {', '.join(sorted(loss))}, but the model has {shown}; "
-                f"give one loss name per output name (or one name for every output)."
+                f"{where}: field '{field}' names the outputs {', '.join(sorted(loss))}, but the model has {shown}; "
+                f"give one {what} per output name (or one for every output)."
             )
         return [loss[name] for name in names]
     if len(loss) != len(names):
         raise NnlabError(
-            f"{where}: field 'loss' holds {len(loss)} names, but the model has {shown}; give one loss name per "
-            f"output, in the outputs' order (or one name for every output)."
+            f"{where}: field '{field}' holds {len(loss)} values, but the model has {shown}; give one {what} per "
+            f"output, in the outputs' order (or one for every output)."
         )
     return list(loss)
 

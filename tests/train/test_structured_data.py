@@ -210,6 +210,7 @@ def test_heads_with_their_own_losses_and_weights_as_compile_takes_them(make_expe
     for bad, said in (
         ('loss={"total": "mse"}', "field 'loss' names the outputs total, but the model has spread, total"),
         ('loss={"total": "mse", "spread": "msq"}', "field 'loss' names 'msq', which Keras does not know"),
+        ('loss_weights={"total": 1.0}', "field 'loss_weights' names the outputs total, but the model has spread"),
     ):
         assert cli.main(["--results", str(results_dir), "run", "outputs", bad]) == 2
         error = capsys.readouterr().err
