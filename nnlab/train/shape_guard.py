@@ -173,7 +173,7 @@ def label_pairs(model, outputs, labels, where):
             raise _mismatch(where, names, labels)
         return [("", flat[0], paths[0])]
     if isinstance(labels, dict):
-        if sorted(labels) != names:
+        if sorted(labels) != sorted(names):  # a list of outputs names them in its own order
             raise _mismatch(where, names, labels)
         return [(name, output, (name,)) for name, output in zip(names, flat, strict=True)]
     if not isinstance(labels, (list, tuple)) or len(labels) != len(flat):
