@@ -168,6 +168,11 @@ def build_metrics(model, x, y):
     return updated
 
 
+def _steps(optimizer):
+    """How many steps `optimizer` has applied (its iterations variable may be mirrored over replicas)."""
+    return int(keras.ops.convert_to_numpy(optimizer.iterations.value))
+
+
 class EpochLoop:
     """The step inside compiled epochs under the job's strategy: `run(start, count)` trains [start, start + count)."""
 
@@ -252,7 +257,7 @@ class EpochLoop:
             raise explained from None
         self.calls += 1
         done = int(done)
-        if self.handwritten and done and not int(self.optimizer.iterations):
+        if self.handwritten and done and not _steps(self.optimizer):
             self._warn_unused_optimizer()
         values = {key: array.numpy()[:done] for key, array in values.items()}
         if self.one_epoch_per_call and done:  # the track that runs eagerly, after this call's one epoch
@@ -279,7 +284,7 @@ class EpochLoop:
         own = [
             name
             for name, value in vars(self.module).items()
-            if isinstance(value, keras.optimizers.Optimizer) and value is not self.optimizer and int(value.iterations)
+            if isinstance(value, keras.optimizers.Optimizer) and value is not self.optimizer and _steps(value)
         ]
         if not own or (self.where, "optimizer") in _warned:
             return
