@@ -1,7 +1,23 @@
 """Which of two results is better: one rule for runs, study variants, sweep trials and monitored metrics."""
 
-# Metric names containing one of these words are minimised; every other metric is maximised.
-MINIMISED = ("loss", "error", "mse", "mae", "mape", "msle", "crossentropy", "hinge")
+# Metric names containing one of these words, in any case (Keras names a metric given as a class `MeanAbsoluteError`),
+# are minimised; every other metric is maximised.
+MINIMISED = (
+    "loss",
+    "error",
+    "mse",
+    "mae",
+    "mape",
+    "msle",
+    "crossentropy",
+    "hinge",
+    "divergence",
+    "kld",
+    "poisson",
+    "logcosh",
+    "false_positives",
+    "false_negatives",
+)
 
 # How the best of several runs (or a study's variants) is chosen: the first measure they have.
 BEST_BY = (
@@ -15,7 +31,8 @@ BEST_BY = (
 
 def direction(metric):
     """ "min" for a loss or an error (val_loss, mae, ...), "max" for anything else (accuracy, auc, ...)."""
-    return "min" if any(word in metric for word in MINIMISED) else "max"
+    name = metric.lower()
+    return "min" if any(word in name for word in MINIMISED) else "max"
 
 
 def better(value, than, direction):

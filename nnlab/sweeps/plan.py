@@ -256,7 +256,7 @@ def plan_settings(experiment, overrides, results_dir, workers):
     algorithm = settings.get("algorithm", "random")
     if algorithm not in ("random", "grid", "bayesian", "hyperband"):
         raise NnlabError(f"{where}: algorithm={algorithm!r} is unknown; use random, grid, bayesian or hyperband.")
-    objective = settings.get("objective") or ("val_" + (config.metrics[0] if config.metrics else "loss"))
+    objective = settings.get("objective") or _default_objective(config.metrics)
     direction = settings.get("direction") or ranking.direction(objective)
     if direction not in ("min", "max"):
         raise NnlabError(f"{where}: direction={direction!r} must be min or max.")
@@ -349,6 +349,14 @@ def _trial_count(algorithm, requested, space, epochs, factor, where):
     else:
         return requested or DEFAULT_TRIALS
     return min(full, requested) if requested else full
+
+
+def _default_objective(metrics):
+    """val_<the first metric>, else val_loss. Metrics given per output (a dict by output name) have no first one, and
+    such a model has several outputs, so `preflight` asks for the objective by name."""
+    if isinstance(metrics, dict) or not metrics:
+        return "val_loss"
+    return "val_" + str(metrics[0])
 
 
 def _derived_id(name, algorithm, objective, direction, max_trials, factor, overrides, space, executions=1):

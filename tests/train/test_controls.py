@@ -10,6 +10,7 @@ import pytest
 
 from nnlab import Config, NnlabError, cli
 from nnlab import config as config_lib
+from nnlab.results import ranking
 from nnlab.sweeps import plan
 from nnlab.train import controls
 
@@ -114,6 +115,23 @@ def test_monitor_direction_is_the_sweeps_rule():
     assert controls.make(make_config(patience=1, monitor="val_mae")).direction == "min"
     assert controls.make(make_config(patience=1, monitor="val_auc")).direction == "max"
     assert controls.ranking is plan.ranking  # one rule, imported from one place
+
+
+@pytest.mark.parametrize(
+    "metric, expected",
+    [
+        ("val_MeanAbsoluteError", "min"),  # metrics=MeanAbsoluteError: Keras keeps the class's spelling
+        ("val_RootMeanSquaredError", "min"),
+        ("val_KLDivergence", "min"),
+        ("val_poisson", "min"),
+        ("val_false_negatives", "min"),
+        ("val_AUC", "max"),
+        ("val_true_positives", "max"),
+        ("val_accuracy", "max"),
+    ],
+)
+def test_direction_reads_the_name_in_any_case(metric, expected):
+    assert ranking.direction(metric) == expected
 
 
 def test_unknown_monitor_is_caught_from_the_logged_names():

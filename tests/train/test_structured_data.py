@@ -144,6 +144,15 @@ def test_a_sweep_over_two_outputs_must_name_its_objective(make_experiment, resul
     result = tuning.tune("outputs", ["max_trials=1", "epochs=1", "objective=val_total_mae"], results_dir=results_dir)
     trials = pd.read_csv(result.sweep_dir / "trials.csv")
     assert list(trials["status"]) == ["COMPLETED"] and np.isfinite(trials["best_objective"]).all()
+    per_output = TWO_OUTPUTS.replace(  # metrics by output name: no first metric to default to
+        'metrics: tuple[str, ...] = ("mae",)',
+        'metrics: dict[str, str] = dataclasses.field(default_factory=lambda: {"spread": "mae"})',
+    )
+    plan = plan_lib.plan_settings(
+        make_experiment("per_output", per_output), ["max_trials=1", "epochs=1"], results_dir, workers=0
+    )
+    with pytest.raises(NnlabError, match=r"has 2 outputs, so the sweep's objective must be named"):
+        plan.preflight()
 
 
 def test_a_study_trains_on_list_inputs(make_experiment, results_dir):
