@@ -188,6 +188,21 @@ def check_class(config_class, where):
             f"Change the annotation (e.g. tuple[int, ...] for several numbers, a JSON-able dict[str, float]), or keep "
             f"the value outside Config."
         )
+    _check_base_fields(config_class, hints, where)
+
+
+def _check_base_fields(config_class, hints, where):
+    """Raise NnlabError for a field of nnlab.Config re-declared with a type nnlab's own code cannot read it as
+    (`epochs: str`): a narrower one (`optimizer: Literal["adam", "sgd"]`) is fine."""
+    base = typing.get_type_hints(Config)
+    for name, annotation in base.items():
+        if hints[name] != annotation and not field_types_lib.within(hints[name], annotation):
+            raise NnlabError(
+                f"{where}: Config field '{name}' is declared {field_types_lib.spelled(hints[name])}, but it is a "
+                f"field of nnlab.Config that nnlab itself reads as {field_types_lib.spelled(annotation)}. Keep its "
+                f"type when you change its default (`{name}: {field_types_lib.spelled(annotation)} = "
+                f"{getattr(Config, name)!r}`), or name your own field differently."
+            )
 
 
 def check_defaults(config_class, where):
@@ -272,8 +287,25 @@ def resolve(config_class, overrides=(), source="command line", experiment=None):
     for key, value in pairs.items():
         _require_field(key, types, source)
         values[key] = convert(key, value, types[key], source)
-    config = config_class(**values)
+    config = _built(config_class, values, source)
     _checked(config)
+    return config
+
+
+def _built(config_class, values, source):
+    """`config_class(**values)`. A field declared `dataclasses.field(init=False)` is the class's to compute, so it is
+    not passed: config.json records it (and a sweep's trial values carry it), and such a value is taken when it is the
+    one the class computes, and refused otherwise (an override that would be lost)."""
+    computed = {field.name for field in dataclasses.fields(config_class) if not field.init}
+    given = {key: values.pop(key) for key in list(values) if key in computed}
+    config = config_class(**values)
+    for key, value in given.items():
+        if _json_value(value) != _json_value(getattr(config, key)):
+            raise NnlabError(
+                f"{source}: Config field '{key}' is declared dataclasses.field(init=False), so the class sets it and "
+                f"it cannot be given: it is {quoted(getattr(config, key))} here, not {quoted(value)}. Set the fields "
+                f"it is computed from, or make it an ordinary field with a default."
+            )
     return config
 
 

@@ -33,8 +33,8 @@ from pathlib import Path
 from nnlab import config as config_lib
 from nnlab import data as data_lib
 from nnlab import datasets
-from nnlab.errors import NnlabError, first_line
-from nnlab.results import layout, limits, paths, text
+from nnlab.errors import NnlabError, first_line, message
+from nnlab.results import layout, limits, paths, status, text
 from nnlab.results.text import quoted
 
 log = logging.getLogger(__name__)
@@ -70,20 +70,29 @@ class Experiment:
             return getattr(self.module, hook)(*args)
         except NnlabError:
             raise
-        except SystemExit as error:
-            raise exit_error(error, self.path) from None
         except Exception as error:
             raise NnlabError(
                 f"{self.path}: {hook}({signature}) raised {type(error).__name__}: {first_line(error)}. {fix}."
             ) from None
+        except BaseException as error:
+            mapped = module_error(error, self.path)
+            if mapped is None:
+                raise
+            raise mapped from None
 
     @contextlib.contextmanager
     def exits_as_errors(self):
-        """Inside: SystemExit from the module's code becomes one NnlabError (see `exit_error`)."""
+        """Inside: SystemExit from the module's code, or its own BaseException, becomes one NnlabError
+        (`module_error`)."""
         try:
             yield
-        except SystemExit as error:
-            raise exit_error(error, self.path) from None
+        except Exception:
+            raise
+        except BaseException as error:
+            mapped = module_error(error, self.path)
+            if mapped is None:
+                raise
+            raise mapped from None
 
     def load_splits(self, config):
         """The experiment's data: make_data(config) if it defines one, else the named data set; then checked.
@@ -242,12 +251,15 @@ def load(name, directory=None):
     sys.modules[module_name] = module  # dataclasses resolve string annotations through sys.modules
     try:
         spec.loader.exec_module(module)
-    except SystemExit as error:  # a script's own sys.exit(main()) would end nnlab silently, with its exit code
-        sys.modules.pop(module_name, None)
-        raise exit_error(error, path) from None
     except Exception as error:  # any failure inside user code is the user's to fix
         sys.modules.pop(module_name, None)
         raise NnlabError(f"{path} failed to import: {_where(error, path)}. Fix the module and run again.") from None
+    except BaseException as error:  # a script's own sys.exit(main()) would end nnlab silently, with its exit code
+        sys.modules.pop(module_name, None)
+        mapped = module_error(error, path)
+        if mapped is None:
+            raise
+        raise mapped from None
     _check_contract(module, path)
     return Experiment(name=name, path=path, module=module)
 
@@ -287,6 +299,26 @@ def _check_figures(module, path):
             f"{path}: FIGURES must be a tuple or list of figure names, got {type(names).__name__} {quoted(names)}; "
             f"write e.g. {fix} (the comma makes a one-name tuple)."
         )
+
+
+def module_error(error, path):
+    """The NnlabError for a BaseException that is not an Exception, from the module's code at `path`: SystemExit
+    (`exit_error`), or a class of the module's own deriving from BaseException (or GeneratorExit) raised in its code,
+    which `except Exception` lets through and would end nnlab with a traceback. None for Ctrl-C, nnlab's SIGTERM
+    (status.Interrupted) and anything not raised in the module's file: those keep their meaning."""
+    if isinstance(error, SystemExit):
+        return exit_error(error, path)
+    if isinstance(error, Exception | KeyboardInterrupt | status.Interrupted):
+        return None
+    frame = _innermost_frame(error, path)
+    if frame is None:
+        return None
+    where = "while nnlab imports it" if frame.name == "<module>" else f"in {frame.name}()"
+    return NnlabError(
+        f"{path}: {type(error).__name__}: {first_line(error)} (raised {where}, line {frame.lineno}). It is a "
+        f"BaseException, not an Exception, as only interrupts and exits should be; raise an Exception (or a class "
+        f"derived from Exception) instead, and nnlab reports it in one paragraph."
+    )
 
 
 def exit_error(error, path):
@@ -350,5 +382,5 @@ def _where(error, path):
     frame = _innermost_frame(error, path)
     line = frame.lineno if frame else getattr(error, "lineno", None) if isinstance(error, SyntaxError) else None
     location = f" (line {line})" if line else ""
-    said = error.msg if isinstance(error, SyntaxError) else error  # str(SyntaxError) already ends with its line
+    said = error.msg if isinstance(error, SyntaxError) else message(error)  # str(SyntaxError) ends with its line
     return f"{type(error).__name__}: {said}{location}"

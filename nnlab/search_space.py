@@ -138,6 +138,14 @@ def _check_choice(name, spec, field_type, at):
                 f"{at}: value {value!r} is not a {field_types.spelled(field_type)}, the type of config field '{name}'; "
                 f"write it as {converted!r}."
             )
+    if len(set(map(type, values))) > 1:  # a Literal["a", 1, 2.5] field: keras-tuner gets the values as text
+        for value in values:
+            if config_lib.convert(name, str(value), field_type, source=at) != value:
+                raise NnlabError(
+                    f"{at}: Choice mixes types ({values}) and {value!r} does not read back from its text "
+                    f"{str(value)!r}; keras-tuner's Choice holds values of one type, so nnlab passes mixed ones as "
+                    f"text. Use values whose text is distinct (not both 1 and '1')."
+                )
 
 
 def boolean_fields(config_class):
@@ -164,7 +172,7 @@ def to_hyperparameters(space):
         if isinstance(spec, Boolean):
             hyperparameters.Boolean(name)
         elif isinstance(spec, Choice):
-            hyperparameters.Choice(name, list(spec.values), ordered=False)
+            hyperparameters.Choice(name, _one_type(spec.values), ordered=False)
         else:
             make = hyperparameters.Float if isinstance(spec, Float) else hyperparameters.Int
             bounds = (
@@ -174,6 +182,14 @@ def to_hyperparameters(space):
             )
             make(name, *bounds, step=spec.step, sampling="log" if spec.log else "linear")
     return hyperparameters
+
+
+def _one_type(values):
+    """Choice values as keras-tuner takes them, all of one type: as given, or each as text where they mix types (a
+    Literal["a", 1, 2.5] field's); a trial's config converts the text back to the field's value (`validate` checked
+    that each one does)."""
+    values = list(values)
+    return values if len(set(map(type, values))) <= 1 else [str(value) for value in values]
 
 
 def grid_size(hyperparameters):
