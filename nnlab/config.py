@@ -298,7 +298,14 @@ def _built(config_class, values, source):
     one the class computes, and refused otherwise (an override that would be lost)."""
     computed = {field.name for field in dataclasses.fields(config_class) if not field.init}
     given = {key: values.pop(key) for key in list(values) if key in computed}
-    config = config_class(**values)
+    try:
+        config = config_class(**values)
+    except Exception as error:  # the class's own __post_init__ refusing the values: its verdict, not a bug
+        where = inspect.getsourcefile(config_class) or config_class.__module__
+        raise NnlabError(
+            f"{where}: Config refused the values from {source}: {type(error).__name__}: {first_line(error)}. Change "
+            f"the values it names, or fix the class."
+        ) from None
     for key, value in given.items():
         if _json_value(value) != _json_value(getattr(config, key)):
             raise NnlabError(

@@ -67,32 +67,18 @@ class Experiment:
     def call_hook(self, hook, *args, signature="", fix="Fix the module"):
         """Call the module's hook `hook`; an exception inside the user's code becomes one NnlabError naming it."""
         try:
-            return getattr(self.module, hook)(*args)
+            with module_code(self.path):
+                return getattr(self.module, hook)(*args)
         except NnlabError:
             raise
         except Exception as error:
             raise NnlabError(
                 f"{self.path}: {hook}({signature}) raised {type(error).__name__}: {first_line(error)}. {fix}."
             ) from None
-        except BaseException as error:
-            mapped = module_error(error, self.path)
-            if mapped is None:
-                raise
-            raise mapped from None
 
-    @contextlib.contextmanager
     def exits_as_errors(self):
-        """Inside: SystemExit from the module's code, or its own BaseException, becomes one NnlabError
-        (`module_error`)."""
-        try:
-            yield
-        except Exception:
-            raise
-        except BaseException as error:
-            mapped = module_error(error, self.path)
-            if mapped is None:
-                raise
-            raise mapped from None
+        """Inside: SystemExit from the module's code, or its own BaseException, becomes one NnlabError."""
+        return module_code(self.path)
 
     def load_splits(self, config):
         """The experiment's data: make_data(config) if it defines one, else the named data set; then checked.
@@ -250,17 +236,18 @@ def load(name, directory=None):
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module  # dataclasses resolve string annotations through sys.modules
     try:
-        spec.loader.exec_module(module)
-    except Exception as error:  # any failure inside user code is the user's to fix
+        with module_code(path):  # a script's own sys.exit(main()) would end nnlab silently, with its exit code
+            try:
+                spec.loader.exec_module(module)
+            except Exception as error:  # any failure inside user code is the user's to fix
+                raise NnlabError(
+                    f"{path} failed to import: {_where(error, path)}. Fix the module and run again."
+                ) from None
+    except BaseException:
         sys.modules.pop(module_name, None)
-        raise NnlabError(f"{path} failed to import: {_where(error, path)}. Fix the module and run again.") from None
-    except BaseException as error:  # a script's own sys.exit(main()) would end nnlab silently, with its exit code
-        sys.modules.pop(module_name, None)
-        mapped = module_error(error, path)
-        if mapped is None:
-            raise
-        raise mapped from None
-    _check_contract(module, path)
+        raise
+    with module_code(path):  # building Config() runs module code too: a default_factory, __post_init__
+        _check_contract(module, path)
     return Experiment(name=name, path=path, module=module)
 
 
@@ -299,6 +286,21 @@ def _check_figures(module, path):
             f"{path}: FIGURES must be a tuple or list of figure names, got {type(names).__name__} {quoted(names)}; "
             f"write e.g. {fix} (the comma makes a one-name tuple)."
         )
+
+
+@contextlib.contextmanager
+def module_code(path):
+    """Inside: a BaseException from the code of the module at `path` that is not an Exception (SystemExit, a class
+    of its own) becomes one NnlabError (`module_error`); everything else passes through as it is."""
+    try:
+        yield
+    except Exception:
+        raise
+    except BaseException as error:
+        mapped = module_error(error, path)
+        if mapped is None:
+            raise
+        raise mapped from None
 
 
 def module_error(error, path):

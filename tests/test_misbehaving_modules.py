@@ -177,3 +177,36 @@ def test_module_error_leaves_interrupts_alone(tmp_path):
     path = tmp_path / "module.py"
     assert experiment_lib.module_error(KeyboardInterrupt(), path) is None
     assert experiment_lib.module_error(GeneratorExit(), path) is None  # not raised in the module's file
+
+
+def test_config_code_that_refuses_or_exits_is_one_paragraph(make_experiment):
+    """Building Config runs module code: __post_init__ validating an override, a default_factory that exits."""
+    source = """
+        import dataclasses
+        import sys
+        import keras
+        import nnlab
+
+        def _no_list():
+            sys.exit("no list")
+
+        @dataclasses.dataclass(frozen=True)
+        class Config(nnlab.Config):
+            width: int = 4
+
+            def __post_init__(self):
+                if self.width % 2:
+                    raise ValueError("width must be even")
+
+        def build_model(config):
+            return keras.Sequential([keras.layers.Dense(config.width)])
+    """
+    experiment = make_experiment("validates", source)
+    with pytest.raises(NnlabError) as raised:
+        experiment.config(["width=3"])
+    assert "Config refused the values from command line: ValueError: width must be even" in str(raised.value)
+    extra = "extra: list = dataclasses.field(default_factory=_no_list)"
+    exits = source.replace("width: int = 4", "width: int = 4\n" + " " * 12 + extra)
+    with pytest.raises(NnlabError) as raised:
+        make_experiment("exits", exits)
+    assert "_no_list() exits the process (sys.exit('no list') at line" in str(raised.value)
