@@ -210,3 +210,17 @@ def test_config_code_that_refuses_or_exits_is_one_paragraph(make_experiment):
     with pytest.raises(NnlabError) as raised:
         make_experiment("exits", exits)
     assert "_no_list() exits the process (sys.exit('no list') at line" in str(raised.value)
+
+
+def test_summarize_may_not_return_an_entry_nnlab_writes_only_in_some_runs(make_experiment, capsys, results_dir):
+    """`errors` is written only when a hook fails, `early_stopping` only with patience: a summary that returned one
+    crashed the command that reads them back."""
+    source = "\ndef summarize(job):\n    return {'errors': ['none really'], 'note': 1}\n"
+    make_experiment("summary", textwrap.dedent(TINY) + source, load=False)
+    code = cli.main(["--results", str(results_dir), "run", "summary", "epochs=1"])
+    err = capsys.readouterr().err
+    assert code == 1 and "Traceback" not in err, err
+    assert "summarize(job) returned errors, which nnlab already writes to metrics.json" in err
+    (run_dir,) = (results_dir / "summary").glob("*")
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    assert set(metrics["errors"]) == {"summarize"} and "note" not in metrics and "test" in metrics
