@@ -317,8 +317,11 @@ def _built(config_class, values, source):
 
 
 def _checked(config):
-    """Run the config's `check()`; a plain exception from an experiment's own check is its verdict on the values,
-    so it becomes one paragraph naming the file, not a traceback."""
+    """Run nnlab's own checks, then the config's `check()`; a plain exception from an experiment's own check is its
+    verdict on the values, so it becomes one paragraph naming the file, not a traceback. nnlab's checks run first
+    whether or not an experiment's `check()` calls super().check(): without them batch_size=0 or seed=-1 would end
+    in a traceback, and lr_schedule=bogus would train silently with a constant rate."""
+    Config.check(config)
     try:
         config.check()
     except NnlabError:

@@ -224,3 +224,31 @@ def test_summarize_may_not_return_an_entry_nnlab_writes_only_in_some_runs(make_e
     (run_dir,) = (results_dir / "summary").glob("*")
     metrics = json.loads((run_dir / "metrics.json").read_text())
     assert set(metrics["errors"]) == {"summarize"} and "note" not in metrics and "test" in metrics
+
+
+def test_nnlab_checks_run_when_a_config_check_forgets_super(make_experiment):
+    source = """
+        import dataclasses
+        import keras
+        import nnlab
+
+        @dataclasses.dataclass(frozen=True)
+        class Config(nnlab.Config):
+            width: int = 4
+
+            def check(self):  # no super().check()
+                if self.width < 1:
+                    raise ValueError("width must be positive")
+
+        def build_model(config):
+            return keras.Sequential([keras.layers.Dense(config.width)])
+    """
+    experiment = make_experiment("forgets", source)
+    for override, refused in [
+        ("batch_size=0", "'batch_size' must be a positive number"),
+        ("lr_schedule=bogus", "'lr_schedule' must be one of"),
+        ("width=0", "Config.check() refused the config: ValueError: width must be positive"),
+    ]:
+        with pytest.raises(NnlabError) as raised:
+            experiment.config([override])
+        assert refused in str(raised.value)
