@@ -19,6 +19,7 @@ The contract an experiment module meets (see experiments/mnist.py):
   - optional `FIGURES`: names of extra figures from `nnlab.train.figures` to draw after training.
   - optional `VARIANTS`: {variant name: config overrides} makes the run a study (nnlab.train.study): one model per
     variant, trained from the same seed into one run directory with one combined figure.
+A module may import helper modules beside it (`from _common import Shared`), as it could when run as a script.
 """
 
 import contextlib
@@ -235,6 +236,9 @@ def load(name, directory=None):
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module  # dataclasses resolve string annotations through sys.modules
+    helpers = str(directory.resolve())
+    if helpers not in sys.path:  # `from _common import ...` finds a helper beside it, as when run as a script; at
+        sys.path.append(helpers)  # the end, so that no installed package is shadowed by a file of the same name
     try:
         with module_code(path):  # a script's own sys.exit(main()) would end nnlab silently, with its exit code
             try:

@@ -5,6 +5,7 @@ that lands whole where it was asked to, never a traceback or a split run directo
 
 import json
 import os
+import sys
 import textwrap
 
 import pytest
@@ -252,3 +253,33 @@ def test_nnlab_checks_run_when_a_config_check_forgets_super(make_experiment):
         with pytest.raises(NnlabError) as raised:
             experiment.config([override])
         assert refused in str(raised.value)
+
+
+def test_a_module_imports_a_helper_beside_it_as_a_script_would(make_experiment, monkeypatch):
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    monkeypatch.delitem(sys.modules, "_shared_config", raising=False)
+    helper = make_experiment("unused", "", load=False).parent / "_shared_config.py"
+    helper.write_text(
+        textwrap.dedent("""
+            import dataclasses
+            import nnlab
+
+            @dataclasses.dataclass(frozen=True)
+            class Shared(nnlab.Config):
+                width: int = 3
+        """)
+    )
+    source = """
+        import dataclasses
+        import keras
+        from _shared_config import Shared
+
+        @dataclasses.dataclass(frozen=True)
+        class Config(Shared):
+            depth: int = 1
+
+        def build_model(config):
+            return keras.Sequential([keras.layers.Dense(config.width)])
+    """
+    assert make_experiment("shares", source).config(["width=5"]).width == 5
+    sys.modules.pop("_shared_config", None)
