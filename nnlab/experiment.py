@@ -244,9 +244,7 @@ def load(name, directory=None):
             try:
                 spec.loader.exec_module(module)
             except Exception as error:  # any failure inside user code is the user's to fix
-                raise NnlabError(
-                    f"{path} failed to import: {_where(error, path)}. Fix the module and run again."
-                ) from None
+                raise NnlabError(f"{path} failed to import: {_where(error, path)}. {_import_fix(error)}") from None
     except BaseException:
         sys.modules.pop(module_name, None)
         raise
@@ -381,6 +379,18 @@ def _autograph_origin(code, line):
             if location.filename == code.co_filename and location.lineno == line:
                 return _Frame(origin.loc.filename, origin.loc.lineno, origin.function_name)
     return None
+
+
+def _import_fix(error):
+    """What to do about an import that failed: install a missing package, or fix the module."""
+    missing = error.name if isinstance(error, ModuleNotFoundError) and error.name else None
+    if missing is None:
+        return "Fix the module and run again."
+    package = missing.split(".")[0]
+    return (
+        f"Install the package that provides {quoted(package)} into the environment nnlab runs in ({sys.executable} "
+        f"-m pip install <package>; its name on PyPI may differ, e.g. scikit-learn for sklearn), or remove the import."
+    )
 
 
 def _where(error, path):

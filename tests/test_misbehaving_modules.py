@@ -283,3 +283,11 @@ def test_a_module_imports_a_helper_beside_it_as_a_script_would(make_experiment, 
     """
     assert make_experiment("shares", source).config(["width=5"]).width == 5
     sys.modules.pop("_shared_config", None)
+
+
+def test_a_missing_package_is_named_with_how_to_install_it(make_experiment):
+    with pytest.raises(NnlabError) as raised:
+        make_experiment("needs", "import dataclasses\nimport not_installed_anywhere.sub\n")
+    said = str(raised.value)
+    assert "No module named 'not_installed_anywhere' (line 2)" in said
+    assert f"{sys.executable} -m pip install <package>" in said and "'not_installed_anywhere'" in said
