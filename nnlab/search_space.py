@@ -13,6 +13,19 @@ from nnlab import config as config_lib
 from nnlab import field_types
 from nnlab.errors import NnlabError
 
+# trials.csv's own columns (nnlab.sweeps.tables), beside one per swept field
+TABLE_COLUMNS = (
+    "trial_id",
+    "status",
+    "best_objective",
+    "last_objective",
+    "best_epoch",
+    "epochs_run",
+    "seconds",
+    "executions",
+    "group",
+)
+
 
 @dataclasses.dataclass(frozen=True)
 class Float:
@@ -78,6 +91,11 @@ def validate(space, config_class, where):
         at = f"{where}: SEARCH_SPACE['{name}']"
         if name not in types:
             raise NnlabError(f"{at} names no config field; sweepable fields: {', '.join(sorted(types))}.")
+        if name in TABLE_COLUMNS:
+            raise NnlabError(
+                f"{at}: trials.csv has a column {name!r} of its own ({', '.join(TABLE_COLUMNS)}), which would hide the "
+                f"swept values. Rename the Config field (e.g. my_{name}) to sweep it."
+            )
         if isinstance(spec, (Float, Int)):
             _check_range(spec, types[name], at)
         elif isinstance(spec, Choice):

@@ -41,3 +41,14 @@ def test_a_base_exception_in_a_trial_fails_that_trial_alone(make_experiment, res
     log = (result.sweep_dir / "tuner" / f"trial_{failed['trial_id'].iloc[0]}" / "error.log").read_text()
     assert log.startswith("Stop: no width 4 (raised in build_model(), line")
     assert json.loads((result.sweep_dir / "best_config.json").read_text())["config"]["width"] in (8, 16)
+
+
+@pytest.mark.parametrize("field", ["seconds", "status", "group"])
+def test_a_swept_field_named_like_a_trials_csv_column_is_refused_before_training(make_experiment, results_dir, field):
+    """Before, trials.csv's own column overwrote the swept values (`seconds`), or the trial's status (`status`), and
+    the sweep failed after training every trial."""
+    source = textwrap.dedent(TINY).replace("width: int = 8", f"width: int = 8\n    {field}: int = 1")
+    make_experiment("clash", source + f'\nSEARCH_SPACE = {{"{field}": search_space.Choice([1, 2])}}\n')
+    with pytest.raises(NnlabError, match=rf"SEARCH_SPACE\['{field}'\]: trials.csv has a column '{field}' of its own"):
+        tuning.tune("clash", ["algorithm=grid"], results_dir=results_dir, verbose=0)
+    assert not results_dir.exists()
