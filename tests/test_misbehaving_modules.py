@@ -4,7 +4,6 @@ a field the class computes (init=False), and a Choice over a Literal of mixed ty
 that lands whole where it was asked to, never a traceback or a split run directory."""
 
 import json
-import os
 import sys
 import textwrap
 
@@ -83,7 +82,7 @@ def test_a_hook_that_changes_directory_and_float_type_leaves_one_whole_run(
     assert {"status.json", "history.csv", "metrics.json", "model.keras"} <= {path.name for path in run_dir.iterdir()}
     assert json.loads((run_dir / "status.json").read_text())["status"] == "done"
     assert not (elsewhere / "results").exists()
-    assert f"run written to {os.path.join('results', 'wanders', run_dir.name)}" in out
+    assert f"run written to {run_dir}" in out  # absolute: the working directory is no longer the one it was named in
     assert keras.backend.floatx() == "float32"
 
 
@@ -291,3 +290,11 @@ def test_a_missing_package_is_named_with_how_to_install_it(make_experiment):
     said = str(raised.value)
     assert "No module named 'not_installed_anywhere' (line 2)" in said
     assert f"{sys.executable} -m pip install <package>" in said and "'not_installed_anywhere'" in said
+
+
+def test_a_relative_results_folder_is_still_named_as_given(tiny_classifier, capsys, tmp_path, monkeypatch):
+    tiny_classifier()
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["--results", "results", "run", "tiny", "epochs=1"]) == 0
+    (run_dir,) = (tmp_path / "results" / "tiny").glob("*")
+    assert f"run written to results/tiny/{run_dir.name}\n" in capsys.readouterr().out

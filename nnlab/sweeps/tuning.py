@@ -74,7 +74,7 @@ def tune(name, overrides=(), results_dir="results", workers=0, verbose=None, exp
         try:
             with runner.kept_floatx():  # as a run does: module code's set_floatx stays in this sweep
                 result = _run(sweep, role, workers, verbose)
-            result.sweep_dir = Path(results_dir) / result.sweep_dir.relative_to(results)  # as the caller named it
+            result.sweep_dir = runner.as_named(result.sweep_dir, results, results_dir)
             return result
         except (status.Interrupted, KeyboardInterrupt):  # SIGTERM, Ctrl-C: say how to continue
             if chief:

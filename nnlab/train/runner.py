@@ -44,8 +44,16 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
     experiment = experiment_lib.load(name, experiments_dir)
     with experiment.exits_as_errors():  # module code that exits (Config.check) before the run directory exists
         result = _run(experiment, overrides, results, verbose, resume, results_dir)
-    result.run_dir = Path(results_dir) / result.run_dir.relative_to(results)  # as the caller named it
+    result.run_dir = as_named(result.run_dir, results, results_dir)
     return result
+
+
+def as_named(path, results, results_dir):
+    """`path`, inside the absolute `results`, under the caller's own name for it (`results_dir`): relative if that
+    was, unless module code changed the working directory, where only the absolute path still leads to it."""
+    if Path(results_dir).is_absolute() or Path(results_dir).absolute() != results:
+        return path
+    return Path(results_dir) / path.relative_to(results)
 
 
 def _run(experiment, overrides, results_dir, verbose, resume, given_results_dir):
