@@ -8,6 +8,7 @@ or from a sweep are converted to the field's type; an unknown key is an error th
 import dataclasses
 import inspect
 import math
+import types
 import typing
 from pathlib import Path
 
@@ -175,6 +176,12 @@ def check_class(config_class, where):
             f"dataclass keeps the inherited default and the value written there is lost. Annotate it: "
             f"`{name}: {field_types_lib.spelled(hints[name])} = {getattr(config_class, name)!r}`."
         )
+    for field in dataclasses.fields(config_class):
+        if callable(getattr(Config, field.name, None)):
+            raise NnlabError(
+                f"{where}: Config field '{field.name}' hides nnlab.Config.{field.name}(), which nnlab calls; rename "
+                f"the field (e.g. my_{field.name})."
+            )
     bad = []
     for field in dataclasses.fields(config_class):
         try:
@@ -230,11 +237,18 @@ def _lost_fields(config_class):
         own, annotated = vars(klass), inspect.get_annotations(klass)
         decorated = "__dataclass_fields__" in own
         assigned = [
-            name for name, value in own.items() if name in fields and name not in annotated and not callable(value)
+            name
+            for name, value in own.items()
+            if name in fields and name not in annotated and not callable(value) and not _slot(value)
         ]
         declared = [name for name, kind in annotated.items() if "ClassVar" not in str(kind)]  # not fields anyway
         lost += ([] if decorated else declared) + assigned
     return list(dict.fromkeys(lost))
+
+
+def _slot(value):
+    """Whether a class attribute is the slot `@dataclass(slots=True)` makes for a field: not a value set there."""
+    return isinstance(value, types.MemberDescriptorType)
 
 
 def to_dict(config):

@@ -122,6 +122,28 @@ class Experiment:
         return keras.saving.load_model(path, custom_objects=classes)
 
 
+def as_named(path, results, results_dir):
+    """`path`, inside the absolute `results`, under the caller's own name for it (`results_dir`): relative if that
+    was, unless module code changed the working directory, where only the absolute path still leads to it."""
+    if Path(results_dir).is_absolute() or Path(results_dir).absolute() != results:
+        return path
+    return Path(results_dir) / path.relative_to(results)
+
+
+@contextlib.contextmanager
+def kept_floatx():
+    """Inside: Keras' default float type may change; afterwards it is what it was. Module code may set it
+    (`keras.backend.set_floatx("float64")` in build_model), and the next run in the same process (a notebook's) must
+    not train in it without saying so."""
+    import keras
+
+    floatx = keras.backend.floatx()
+    try:
+        yield
+    finally:
+        keras.backend.set_floatx(floatx)
+
+
 def experiments_dir():
     """Where experiment modules live: $NNLAB_EXPERIMENTS, else ./experiments."""
     return Path(os.environ.get("NNLAB_EXPERIMENTS", "experiments"))

@@ -298,3 +298,38 @@ def test_a_relative_results_folder_is_still_named_as_given(tiny_classifier, caps
     assert cli.main(["--results", "results", "run", "tiny", "epochs=1"]) == 0
     (run_dir,) = (tmp_path / "results" / "tiny").glob("*")
     assert f"run written to results/tiny/{run_dir.name}\n" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "decorator, field, refused",
+    [
+        ("@dataclasses.dataclass(frozen=True, slots=True)", "width: int = 3", None),  # its slots are no lost values
+        ("@dataclasses.dataclass(frozen=True, kw_only=True)", "width: int = 3", None),
+        (
+            "@dataclasses.dataclass(frozen=True)",
+            "check: bool = True",
+            "Config field 'check' hides nnlab.Config.check()",
+        ),
+    ],
+)
+def test_config_class_options_and_names(make_experiment, decorator, field, refused):
+    source = f"""
+        import dataclasses
+        import keras
+        import nnlab
+
+        {decorator}
+        class Config(nnlab.Config):
+            {field}
+
+        def build_model(config):
+            return keras.Sequential([keras.layers.Dense(1)])
+    """
+    if refused:
+        with pytest.raises(NnlabError, match=refused.replace("(", r"\(").replace(")", r"\)")):
+            make_experiment("options", source)
+        return
+    experiment = make_experiment("options", source)
+    config = experiment.config(["width=5", "epochs=2"])
+    assert (config.width, config.epochs) == (5, 2)
+    assert config_lib.resolve(experiment.config_class, config_lib.to_dict(config)) == config

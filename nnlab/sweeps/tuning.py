@@ -37,7 +37,7 @@ from nnlab.results import atomic, bounded, console, layout, limits, lock, status
 from nnlab.sweeps import hparams, tables, vectorize
 from nnlab.sweeps.plan import plan_settings
 from nnlab.sweeps.progress import SweepProgress
-from nnlab.train import job, runner
+from nnlab.train import job
 
 FAIL_FAST = 3  # this many failed trials before any completes: stop, the sweep is failed
 LAUNCHED = "NNLAB_SWEEP_LAUNCHED"  # set by nnlab's own launcher for the chief and workers it starts
@@ -72,9 +72,9 @@ def tune(name, overrides=(), results_dir="results", workers=0, verbose=None, exp
     guard = lock.held(sweep.sweep_dir, f"sweep ({sweep.sweep_dir})", f"run `{again}`") if chief else nullcontext()
     with status.interruptible(), guard:
         try:
-            with runner.kept_floatx():  # as a run does: module code's set_floatx stays in this sweep
+            with experiment_lib.kept_floatx():  # as a run does: module code's set_floatx stays in this sweep
                 result = _run(sweep, role, workers, verbose)
-            result.sweep_dir = runner.as_named(result.sweep_dir, results, results_dir)
+            result.sweep_dir = experiment_lib.as_named(result.sweep_dir, results, results_dir)
             return result
         except (status.Interrupted, KeyboardInterrupt):  # SIGTERM, Ctrl-C: say how to continue
             if chief:

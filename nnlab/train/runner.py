@@ -4,7 +4,6 @@ Data flows one way: experiment module -> resolved config -> training -> files in
 The CLI, the Makefile, tests and notebooks all call `run`.
 """
 
-import contextlib
 import dataclasses
 import shlex
 import sys
@@ -44,16 +43,8 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
     experiment = experiment_lib.load(name, experiments_dir)
     with experiment.exits_as_errors():  # module code that exits (Config.check) before the run directory exists
         result = _run(experiment, overrides, results, verbose, resume, results_dir)
-    result.run_dir = as_named(result.run_dir, results, results_dir)
+    result.run_dir = experiment_lib.as_named(result.run_dir, results, results_dir)
     return result
-
-
-def as_named(path, results, results_dir):
-    """`path`, inside the absolute `results`, under the caller's own name for it (`results_dir`): relative if that
-    was, unless module code changed the working directory, where only the absolute path still leads to it."""
-    if Path(results_dir).is_absolute() or Path(results_dir).absolute() != results:
-        return path
-    return Path(results_dir) / path.relative_to(results)
 
 
 def _run(experiment, overrides, results_dir, verbose, resume, given_results_dir):
@@ -156,22 +147,8 @@ def _setup(experiment, config, configs):
 
 
 def _train(experiment, config, setup, run_dir, verbose):
-    with kept_floatx():
+    with experiment_lib.kept_floatx():
         return _train_in_place(experiment, config, setup, run_dir, verbose)
-
-
-@contextlib.contextmanager
-def kept_floatx():
-    """Inside: Keras' default float type may change; afterwards it is what it was. Module code may set it
-    (`keras.backend.set_floatx("float64")` in build_model), and the next run in the same process (a notebook's) must
-    not train in it without saying so."""
-    import keras
-
-    floatx = keras.backend.floatx()
-    try:
-        yield
-    finally:
-        keras.backend.set_floatx(floatx)
 
 
 def _train_in_place(experiment, config, setup, run_dir, verbose):
