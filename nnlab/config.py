@@ -8,6 +8,7 @@ or from a sweep are converted to the field's type; an unknown key is an error th
 import dataclasses
 import inspect
 import math
+import types
 import typing
 from pathlib import Path
 
@@ -175,6 +176,12 @@ def check_class(config_class, where):
             f"dataclass keeps the inherited default and the value written there is lost. Annotate it: "
             f"`{name}: {field_types_lib.spelled(hints[name])} = {getattr(config_class, name)!r}`."
         )
+    for field in dataclasses.fields(config_class):
+        if callable(getattr(Config, field.name, None)):
+            raise NnlabError(
+                f"{where}: Config field '{field.name}' hides nnlab.Config.{field.name}(), which nnlab calls; rename "
+                f"the field (e.g. my_{field.name})."
+            )
     bad = []
     for field in dataclasses.fields(config_class):
         try:
@@ -188,6 +195,21 @@ def check_class(config_class, where):
             f"Change the annotation (e.g. tuple[int, ...] for several numbers, a JSON-able dict[str, float]), or keep "
             f"the value outside Config."
         )
+    _check_base_fields(config_class, hints, where)
+
+
+def _check_base_fields(config_class, hints, where):
+    """Raise NnlabError for a field of nnlab.Config re-declared with a type nnlab's own code cannot read it as
+    (`epochs: str`): a narrower one (`optimizer: Literal["adam", "sgd"]`) is fine."""
+    base = typing.get_type_hints(Config)
+    for name, annotation in base.items():
+        if hints[name] != annotation and not field_types_lib.within(hints[name], annotation):
+            raise NnlabError(
+                f"{where}: Config field '{name}' is declared {field_types_lib.spelled(hints[name])}, but it is a "
+                f"field of nnlab.Config that nnlab itself reads as {field_types_lib.spelled(annotation)}. Keep its "
+                f"type when you change its default (`{name}: {field_types_lib.spelled(annotation)} = "
+                f"{getattr(Config, name)!r}`), or name your own field differently."
+            )
 
 
 def check_defaults(config_class, where):
@@ -215,11 +237,18 @@ def _lost_fields(config_class):
         own, annotated = vars(klass), inspect.get_annotations(klass)
         decorated = "__dataclass_fields__" in own
         assigned = [
-            name for name, value in own.items() if name in fields and name not in annotated and not callable(value)
+            name
+            for name, value in own.items()
+            if name in fields and name not in annotated and not callable(value) and not _slot(value)
         ]
         declared = [name for name, kind in annotated.items() if "ClassVar" not in str(kind)]  # not fields anyway
         lost += ([] if decorated else declared) + assigned
     return list(dict.fromkeys(lost))
+
+
+def _slot(value):
+    """Whether a class attribute is the slot `@dataclass(slots=True)` makes for a field: not a value set there."""
+    return isinstance(value, types.MemberDescriptorType)
 
 
 def to_dict(config):
@@ -272,14 +301,41 @@ def resolve(config_class, overrides=(), source="command line", experiment=None):
     for key, value in pairs.items():
         _require_field(key, types, source)
         values[key] = convert(key, value, types[key], source)
-    config = config_class(**values)
+    config = _built(config_class, values, source)
     _checked(config)
     return config
 
 
+def _built(config_class, values, source):
+    """`config_class(**values)`. A field declared `dataclasses.field(init=False)` is the class's to compute, so it is
+    not passed: config.json records it (and a sweep's trial values carry it), and such a value is taken when it is the
+    one the class computes, and refused otherwise (an override that would be lost)."""
+    computed = {field.name for field in dataclasses.fields(config_class) if not field.init}
+    given = {key: values.pop(key) for key in list(values) if key in computed}
+    try:
+        config = config_class(**values)
+    except Exception as error:  # the class's own __post_init__ refusing the values: its verdict, not a bug
+        where = inspect.getsourcefile(config_class) or config_class.__module__
+        raise NnlabError(
+            f"{where}: Config refused the values from {source}: {type(error).__name__}: {first_line(error)}. Change "
+            f"the values it names, or fix the class."
+        ) from None
+    for key, value in given.items():
+        if _json_value(value) != _json_value(getattr(config, key)):
+            raise NnlabError(
+                f"{source}: Config field '{key}' is declared dataclasses.field(init=False), so the class sets it and "
+                f"it cannot be given: it is {quoted(getattr(config, key))} here, not {quoted(value)}. Set the fields "
+                f"it is computed from, or make it an ordinary field with a default."
+            )
+    return config
+
+
 def _checked(config):
-    """Run the config's `check()`; a plain exception from an experiment's own check is its verdict on the values,
-    so it becomes one paragraph naming the file, not a traceback."""
+    """Run nnlab's own checks, then the config's `check()`; a plain exception from an experiment's own check is its
+    verdict on the values, so it becomes one paragraph naming the file, not a traceback. nnlab's checks run first
+    whether or not an experiment's `check()` calls super().check(): without them batch_size=0 or seed=-1 would end
+    in a traceback, and lr_schedule=bogus would train silently with a constant rate."""
+    Config.check(config)
     try:
         config.check()
     except NnlabError:

@@ -16,8 +16,17 @@ class NnlabError(ValueError):
 
 def first_line(error):
     """The first line of an exception's message (or its type's name): what a one-paragraph error quotes of it."""
-    text = str(error).strip().splitlines()
+    text = message(error).strip().splitlines()
     return text[0] if text else type(error).__name__
+
+
+def message(error):
+    """`str(error)`, or a line saying it cannot be shown: module code may raise an exception whose own `__str__`
+    fails, and the paragraph reporting it must not turn into a traceback of that second failure."""
+    try:
+        return str(error)
+    except Exception as broken:  # noqa: BLE001 - anything its __str__ raises
+        return f"(its message cannot be shown: str() raised {type(broken).__name__})"
 
 
 # Errors of the user's file system rather than of nnlab: each gets a paragraph with its fix instead of a traceback.

@@ -19,6 +19,7 @@ The contract an experiment module meets (see experiments/mnist.py):
   - optional `FIGURES`: names of extra figures from `nnlab.train.figures` to draw after training.
   - optional `VARIANTS`: {variant name: config overrides} makes the run a study (nnlab.train.study): one model per
     variant, trained from the same seed into one run directory with one combined figure.
+A module may import helper modules beside it (`from _common import Shared`), as it could when run as a script.
 """
 
 import contextlib
@@ -33,8 +34,8 @@ from pathlib import Path
 from nnlab import config as config_lib
 from nnlab import data as data_lib
 from nnlab import datasets
-from nnlab.errors import NnlabError, first_line
-from nnlab.results import layout, limits, paths, text
+from nnlab.errors import NnlabError, first_line, message
+from nnlab.results import layout, limits, paths, status, text
 from nnlab.results.text import quoted
 
 log = logging.getLogger(__name__)
@@ -67,23 +68,18 @@ class Experiment:
     def call_hook(self, hook, *args, signature="", fix="Fix the module"):
         """Call the module's hook `hook`; an exception inside the user's code becomes one NnlabError naming it."""
         try:
-            return getattr(self.module, hook)(*args)
+            with module_code(self.path):
+                return getattr(self.module, hook)(*args)
         except NnlabError:
             raise
-        except SystemExit as error:
-            raise exit_error(error, self.path) from None
         except Exception as error:
             raise NnlabError(
                 f"{self.path}: {hook}({signature}) raised {type(error).__name__}: {first_line(error)}. {fix}."
             ) from None
 
-    @contextlib.contextmanager
     def exits_as_errors(self):
-        """Inside: SystemExit from the module's code becomes one NnlabError (see `exit_error`)."""
-        try:
-            yield
-        except SystemExit as error:
-            raise exit_error(error, self.path) from None
+        """Inside: SystemExit from the module's code, or its own BaseException, becomes one NnlabError."""
+        return module_code(self.path)
 
     def load_splits(self, config):
         """The experiment's data: make_data(config) if it defines one, else the named data set; then checked.
@@ -124,6 +120,28 @@ class Experiment:
             if isinstance(value, type) and issubclass(value, (keras.layers.Layer, keras.losses.Loss))
         }
         return keras.saving.load_model(path, custom_objects=classes)
+
+
+def as_named(path, results, results_dir):
+    """`path`, inside the absolute `results`, under the caller's own name for it (`results_dir`): relative if that
+    was, unless module code changed the working directory, where only the absolute path still leads to it."""
+    if Path(results_dir).is_absolute() or Path(results_dir).absolute() != results:
+        return path
+    return Path(results_dir) / path.relative_to(results)
+
+
+@contextlib.contextmanager
+def kept_floatx():
+    """Inside: Keras' default float type may change; afterwards it is what it was. Module code may set it
+    (`keras.backend.set_floatx("float64")` in build_model), and the next run in the same process (a notebook's) must
+    not train in it without saying so."""
+    import keras
+
+    floatx = keras.backend.floatx()
+    try:
+        yield
+    finally:
+        keras.backend.set_floatx(floatx)
 
 
 def experiments_dir():
@@ -240,15 +258,20 @@ def load(name, directory=None):
     spec = importlib.util.spec_from_file_location(module_name, path)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module  # dataclasses resolve string annotations through sys.modules
+    helpers = str(directory.resolve())
+    if helpers not in sys.path:  # `from _common import ...` finds a helper beside it, as when run as a script; at
+        sys.path.append(helpers)  # the end, so that no installed package is shadowed by a file of the same name
     try:
-        spec.loader.exec_module(module)
-    except SystemExit as error:  # a script's own sys.exit(main()) would end nnlab silently, with its exit code
+        with module_code(path):  # a script's own sys.exit(main()) would end nnlab silently, with its exit code
+            try:
+                spec.loader.exec_module(module)
+            except Exception as error:  # any failure inside user code is the user's to fix
+                raise NnlabError(f"{path} failed to import: {_where(error, path)}. {_import_fix(error)}") from None
+    except BaseException:
         sys.modules.pop(module_name, None)
-        raise exit_error(error, path) from None
-    except Exception as error:  # any failure inside user code is the user's to fix
-        sys.modules.pop(module_name, None)
-        raise NnlabError(f"{path} failed to import: {_where(error, path)}. Fix the module and run again.") from None
-    _check_contract(module, path)
+        raise
+    with module_code(path):  # building Config() runs module code too: a default_factory, __post_init__
+        _check_contract(module, path)
     return Experiment(name=name, path=path, module=module)
 
 
@@ -287,6 +310,41 @@ def _check_figures(module, path):
             f"{path}: FIGURES must be a tuple or list of figure names, got {type(names).__name__} {quoted(names)}; "
             f"write e.g. {fix} (the comma makes a one-name tuple)."
         )
+
+
+@contextlib.contextmanager
+def module_code(path):
+    """Inside: a BaseException from the code of the module at `path` that is not an Exception (SystemExit, a class
+    of its own) becomes one NnlabError (`module_error`); everything else passes through as it is."""
+    try:
+        yield
+    except Exception:
+        raise
+    except BaseException as error:
+        mapped = module_error(error, path)
+        if mapped is None:
+            raise
+        raise mapped from None
+
+
+def module_error(error, path):
+    """The NnlabError for a BaseException that is not an Exception, from the module's code at `path`: SystemExit
+    (`exit_error`), or a class of the module's own deriving from BaseException (or GeneratorExit) raised in its code,
+    which `except Exception` lets through and would end nnlab with a traceback. None for Ctrl-C, nnlab's SIGTERM
+    (status.Interrupted) and anything not raised in the module's file: those keep their meaning."""
+    if isinstance(error, SystemExit):
+        return exit_error(error, path)
+    if isinstance(error, Exception | KeyboardInterrupt | status.Interrupted):
+        return None
+    frame = _innermost_frame(error, path)
+    if frame is None:
+        return None
+    where = "while nnlab imports it" if frame.name == "<module>" else f"in {frame.name}()"
+    return NnlabError(
+        f"{path}: {type(error).__name__}: {first_line(error)} (raised {where}, line {frame.lineno}). It is a "
+        f"BaseException, not an Exception, as only interrupts and exits should be; raise an Exception (or a class "
+        f"derived from Exception) instead, and nnlab reports it in one paragraph."
+    )
 
 
 def exit_error(error, path):
@@ -345,10 +403,22 @@ def _autograph_origin(code, line):
     return None
 
 
+def _import_fix(error):
+    """What to do about an import that failed: install a missing package, or fix the module."""
+    missing = error.name if isinstance(error, ModuleNotFoundError) and error.name else None
+    if missing is None:
+        return "Fix the module and run again."
+    package = missing.split(".")[0]
+    return (
+        f"Install the package that provides {quoted(package)} into the environment nnlab runs in ({sys.executable} "
+        f"-m pip install <package>; its name on PyPI may differ, e.g. scikit-learn for sklearn), or remove the import."
+    )
+
+
 def _where(error, path):
     """'<ErrorType>: message (line N)' for the innermost frame in the user's file."""
     frame = _innermost_frame(error, path)
     line = frame.lineno if frame else getattr(error, "lineno", None) if isinstance(error, SyntaxError) else None
     location = f" (line {line})" if line else ""
-    said = error.msg if isinstance(error, SyntaxError) else error  # str(SyntaxError) already ends with its line
+    said = error.msg if isinstance(error, SyntaxError) else message(error)  # str(SyntaxError) ends with its line
     return f"{type(error).__name__}: {said}{location}"

@@ -94,6 +94,23 @@ def effective(annotation, default):
     return annotation | None if default is None and not optional else annotation
 
 
+def within(annotation, base):
+    """Whether every value a field of `annotation` holds is also a value of `base` (both inside the rule): what a
+    subclass may re-declare a field of nnlab.Config as (`optimizer: Literal["adam", "sgd"]`, `metrics: list[str]`),
+    since nnlab's own code reads that field as `base`."""
+    kind, wanted = kind_of(annotation), kind_of(base)
+    if kind.optional and not wanted.optional:
+        return False
+    if wanted.shape == "scalar":
+        allowed = (int, float) if wanted.scalar is float else (wanted.scalar,)
+        if kind.shape == "literal":
+            return all(type(option) in allowed for option in kind.options)
+        return kind.shape == "scalar" and kind.scalar in allowed
+    if wanted.shape == "sequence":
+        return kind.shape == "sequence" and kind.scalar in (None, wanted.scalar)
+    return kind == wanted
+
+
 def scalar_of(annotation):
     """The scalar type a scalar field holds, Optional or not (None for any other field): what a sweep range needs."""
     try:

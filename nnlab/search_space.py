@@ -13,6 +13,19 @@ from nnlab import config as config_lib
 from nnlab import field_types
 from nnlab.errors import NnlabError
 
+# trials.csv's own columns (nnlab.sweeps.tables), beside one per swept field
+TABLE_COLUMNS = (
+    "trial_id",
+    "status",
+    "best_objective",
+    "last_objective",
+    "best_epoch",
+    "epochs_run",
+    "seconds",
+    "executions",
+    "group",
+)
+
 
 @dataclasses.dataclass(frozen=True)
 class Float:
@@ -78,6 +91,11 @@ def validate(space, config_class, where):
         at = f"{where}: SEARCH_SPACE['{name}']"
         if name not in types:
             raise NnlabError(f"{at} names no config field; sweepable fields: {', '.join(sorted(types))}.")
+        if name in TABLE_COLUMNS:
+            raise NnlabError(
+                f"{at}: trials.csv has a column {name!r} of its own ({', '.join(TABLE_COLUMNS)}), which would hide the "
+                f"swept values. Rename the Config field (e.g. my_{name}) to sweep it."
+            )
         if isinstance(spec, (Float, Int)):
             _check_range(spec, types[name], at)
         elif isinstance(spec, Choice):
@@ -138,6 +156,14 @@ def _check_choice(name, spec, field_type, at):
                 f"{at}: value {value!r} is not a {field_types.spelled(field_type)}, the type of config field '{name}'; "
                 f"write it as {converted!r}."
             )
+    if len(set(map(type, values))) > 1:  # a Literal["a", 1, 2.5] field: keras-tuner gets the values as text
+        for value in values:
+            if config_lib.convert(name, str(value), field_type, source=at) != value:
+                raise NnlabError(
+                    f"{at}: Choice mixes types ({values}) and {value!r} does not read back from its text "
+                    f"{str(value)!r}; keras-tuner's Choice holds values of one type, so nnlab passes mixed ones as "
+                    f"text. Use values whose text is distinct (not both 1 and '1')."
+                )
 
 
 def boolean_fields(config_class):
@@ -164,7 +190,7 @@ def to_hyperparameters(space):
         if isinstance(spec, Boolean):
             hyperparameters.Boolean(name)
         elif isinstance(spec, Choice):
-            hyperparameters.Choice(name, list(spec.values), ordered=False)
+            hyperparameters.Choice(name, _one_type(spec.values), ordered=False)
         else:
             make = hyperparameters.Float if isinstance(spec, Float) else hyperparameters.Int
             bounds = (
@@ -174,6 +200,14 @@ def to_hyperparameters(space):
             )
             make(name, *bounds, step=spec.step, sampling="log" if spec.log else "linear")
     return hyperparameters
+
+
+def _one_type(values):
+    """Choice values as keras-tuner takes them, all of one type: as given, or each as text where they mix types (a
+    Literal["a", 1, 2.5] field's); a trial's config converts the text back to the field's value (`validate` checked
+    that each one does)."""
+    values = list(values)
+    return values if len(set(map(type, values))) <= 1 else [str(value) for value in values]
 
 
 def grid_size(hyperparameters):

@@ -232,6 +232,13 @@ def plan_settings(experiment, overrides, results_dir, workers):
         if key in settings:
             settings[key] = config_lib.convert(key, settings[key], kind, source=where)
     fields = config_lib.field_types(experiment.config_class)
+    both = sorted(set(settings) & set(fields))
+    if both:  # taken as the setting, the field's value would be lost without a word
+        raise NnlabError(
+            f"{where}: {both[0]}= is both a sweep setting and a field of the Config in {experiment.path}; taken as "
+            f"the setting, the field's value would be lost. Rename the Config field (e.g. my_{both[0]}), or set it "
+            f"through from=<a config.json holding it>."
+        )
     unknown = [key for key in pairs if key not in fields and key != "from"]
     if unknown:
         raise NnlabError(

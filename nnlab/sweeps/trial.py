@@ -28,7 +28,7 @@ from keras_tuner.src.engine import trial as trial_module
 
 from nnlab import config as config_lib
 from nnlab.errors import NnlabError, first_line, from_os_error
-from nnlab.experiment import exit_error
+from nnlab.experiment import module_error
 from nnlab.results import atomic, bounded, checkpoint, layout
 from nnlab.results.history import HistoryFile, read_rows, to_csv
 from nnlab.sweeps import tables
@@ -95,7 +95,7 @@ class SweepTuner(base_tuner.BaseTuner):
     def _try_run_and_update_trial(self, trial, *args, **kwargs):
         """keras-tuner's, without printing the traceback (its DEBUG flag is on): a failed trial's error goes to
         tuner/trial_<id>/error.log, which the trial's line on the console names. Module code that calls sys.exit
-        fails its trial instead of ending the sweep."""
+        (or raises its own BaseException) fails its trial instead of ending the sweep."""
         error_log = Path(self.get_trial_dir(trial.trial_id)) / layout.TRIAL_ERROR_LOG
         try:
             self._run_and_update_trial(trial, *args, **kwargs)
@@ -104,8 +104,10 @@ class SweepTuner(base_tuner.BaseTuner):
             return
         except FatalError:
             raise
-        except (Exception, SystemExit) as error:
-            failure = exit_error(error, self.sweep.experiment.path) if isinstance(error, SystemExit) else error
+        except BaseException as error:
+            failure = error if isinstance(error, Exception) else module_error(error, self.sweep.experiment.path)
+            if failure is None:  # Ctrl-C, SIGTERM: the sweep stops, the trial stays unfinished
+                raise
             trial.message = traceback.format_exc()  # trial.json keeps it, as keras-tuner does
         # keras-tuner's rule: FailedTrialError fails the trial now; any other error may be retried first
         failed = isinstance(failure, FailedTrialError)

@@ -28,6 +28,7 @@ import os
 import shlex
 import time
 from contextlib import nullcontext, suppress
+from pathlib import Path
 
 from nnlab import config as config_lib
 from nnlab import experiment as experiment_lib
@@ -61,7 +62,8 @@ def tune(name, overrides=(), results_dir="results", workers=0, verbose=None, exp
     Raises:
       NnlabError: bad settings or search space, an unusable objective, or every trial failed.
     """
-    sweep = plan(name, overrides, results_dir, workers, experiments_dir)
+    results = Path(results_dir).absolute()  # before module code runs: an os.chdir there must not split the sweep
+    sweep = plan(name, overrides, results, workers, experiments_dir)
     verbose = job.verbosity(verbose)
     role = os.environ.get("KERASTUNER_TUNER_ID")
     # One chief per sweep (nnlab.results.lock); workers join, and a launched chief runs under its launcher's lock.
@@ -70,13 +72,16 @@ def tune(name, overrides=(), results_dir="results", workers=0, verbose=None, exp
     guard = lock.held(sweep.sweep_dir, f"sweep ({sweep.sweep_dir})", f"run `{again}`") if chief else nullcontext()
     with status.interruptible(), guard:
         try:
-            return _run(sweep, role, workers, verbose)
+            with experiment_lib.kept_floatx():  # as a run does: module code's set_floatx stays in this sweep
+                result = _run(sweep, role, workers, verbose)
+            result.sweep_dir = experiment_lib.as_named(result.sweep_dir, results, results_dir)
+            return result
         except (status.Interrupted, KeyboardInterrupt):  # SIGTERM, Ctrl-C: say how to continue
             if chief:
                 with suppress(OSError):  # a full disk must not hide the interruption
                     _write_status(sweep, status.INTERRUPTED, status.interrupted_message(again))
             raise
-        except (Exception, SystemExit) as error:  # a full or read-only disk, module code that exits: one paragraph
+        except BaseException as error:  # a full or read-only disk, module code that exits: one paragraph
             mapped = user_error(error, sweep)
             if mapped is None:
                 raise
@@ -116,9 +121,10 @@ def command_line(overrides):
 
 
 def user_error(error, sweep):
-    """The NnlabError for a full or read-only disk, or for module code that called sys.exit; None for a bug."""
-    if isinstance(error, SystemExit):
-        return experiment_lib.exit_error(error, sweep.experiment.path)
+    """The NnlabError for a full or read-only disk, or for module code that called sys.exit or raised its own
+    BaseException; None for a bug."""
+    if not isinstance(error, Exception):
+        return experiment_lib.module_error(error, sweep.experiment.path)
     return from_os_error(error)
 
 

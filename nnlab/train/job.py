@@ -116,6 +116,9 @@ def stopping_record(controls, rows):
     return {"early_stopping": {**summary, "kept": {key: value for key, value in kept.items() if key != "seconds"}}}
 
 
+WRITTEN_LATER = {"test", "early_stopping", "errors"}  # metrics.json entries nnlab writes only in some runs
+
+
 def module_summary(job):
     """Entries for metrics.json from the experiment's optional `summarize(job)` hook ({} without one)."""
     if job.experiment.optional("summarize") is None:
@@ -126,7 +129,7 @@ def module_summary(job):
             f"{job.where}: summarize(job) must return a dict for metrics.json, got {type(extra).__name__}."
         )
     extra = json_safe(extra, f"{job.where}: summarize(job) returned")
-    clash = sorted(set(extra) & set(job.metrics))
+    clash = sorted(set(extra) & (set(job.metrics) | WRITTEN_LATER))
     if clash:
         raise NnlabError(
             f"{job.where}: summarize(job) returned {', '.join(clash)}, which nnlab already writes to metrics.json; "

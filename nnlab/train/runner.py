@@ -39,12 +39,15 @@ def run(name, overrides=(), results_dir="results", verbose=None, experiments_dir
     Raises:
       NnlabError: for any user mistake; the run directory (if created) is marked failed.
     """
+    results = Path(results_dir).absolute()  # before module code runs: an os.chdir there must not split the run
     experiment = experiment_lib.load(name, experiments_dir)
     with experiment.exits_as_errors():  # module code that exits (Config.check) before the run directory exists
-        return _run(experiment, overrides, results_dir, verbose, resume)
+        result = _run(experiment, overrides, results, verbose, resume, results_dir)
+    result.run_dir = experiment_lib.as_named(result.run_dir, results, results_dir)
+    return result
 
 
-def _run(experiment, overrides, results_dir, verbose, resume):
+def _run(experiment, overrides, results_dir, verbose, resume, given_results_dir):
     name = experiment.name
     config = experiment.config(overrides)  # bad overrides fail before anything is written
     figures.check(experiment)
@@ -69,7 +72,7 @@ def _run(experiment, overrides, results_dir, verbose, resume):
             if member is not None:
                 cluster.write_worker_record(run_dir.path, member, "done", job)
     except (status.Interrupted, KeyboardInterrupt):  # SIGTERM or Ctrl-C: say how to continue, keep the signal's code
-        again = continue_command(name, record["overrides"], results_dir)
+        again = continue_command(name, record["overrides"], given_results_dir)
         run_dir.mark(status.INTERRUPTED, status.interrupted_message(again))
         raise
     except BaseException as error:  # a crash must not leave the run looking alive
@@ -112,11 +115,11 @@ def _run_as_worker(experiment, config, setup, member, experiment_dir, verbose):
 def user_error(error, experiment):
     """The NnlabError that `error` stands for, or None for a bug in nnlab (which keeps its traceback): a user mistake,
     module code that called sys.exit (SystemExit also leaves tf.function tracing, so train_step's and track's land
-    here), another worker's stop, or the disk."""
+    here) or raised its own BaseException, another worker's stop, or the disk."""
     if isinstance(error, NnlabError):
         return error
-    if isinstance(error, SystemExit):
-        return experiment_lib.exit_error(error, experiment.path)
+    if not isinstance(error, Exception):
+        return experiment_lib.module_error(error, experiment.path)
     return cluster.peer_failure(error) or errors.from_os_error(error)
 
 
@@ -144,6 +147,11 @@ def _setup(experiment, config, configs):
 
 
 def _train(experiment, config, setup, run_dir, verbose):
+    with experiment_lib.kept_floatx():
+        return _train_in_place(experiment, config, setup, run_dir, verbose)
+
+
+def _train_in_place(experiment, config, setup, run_dir, verbose):
     record = environment.collect(
         config.seed,
         setup.devices,
