@@ -347,6 +347,12 @@ def module_error(error, path):
     )
 
 
+def fails_alone(error, path):
+    """Whether `error` is the module's own code failing (any Exception, SystemExit, or a BaseException of its own
+    raised in its file): a sweep then fails that trial alone. Ctrl-C and nnlab's SIGTERM are not: they end the sweep."""
+    return isinstance(error, Exception) or module_error(error, path) is not None
+
+
 def exit_error(error, path):
     """The NnlabError for a SystemExit (sys.exit, exit(), raise SystemExit) from the module at `path`: nnlab runs the
     module's code inside its own command, which would otherwise end at once with the module's exit code."""

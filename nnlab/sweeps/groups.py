@@ -31,6 +31,7 @@ from keras_tuner.errors import FatalError
 
 from nnlab import config as config_lib
 from nnlab.errors import NnlabError, first_line, from_os_error
+from nnlab.experiment import fails_alone
 from nnlab.results import atomic, checkpoint, layout
 from nnlab.results.history import HistoryFile, read_rows
 from nnlab.sweeps import tables
@@ -121,7 +122,9 @@ class GroupedSweepTuner(SweepTuner):
         key, chosen = max(partitions.items(), key=lambda item: (len(item[1]), -min(_index(t) for t in item[1])))
         try:
             slots = self._slots(key, chosen[0])
-        except (Exception, SystemExit):  # its model cannot be built (module code raised or exited): it fails alone
+        except BaseException as error:  # its model cannot be built (module code raised or exited): it fails alone
+            if not fails_alone(error, self.sweep.experiment.path):
+                raise
             self._train_alone(chosen[0])
             return
         chosen = chosen[:slots]
@@ -167,7 +170,9 @@ class GroupedSweepTuner(SweepTuner):
 
         try:
             return policy.group_key(self._config(trial))
-        except (Exception, SystemExit):
+        except BaseException as error:
+            if not fails_alone(error, self.sweep.experiment.path):
+                raise
             return None
 
     def _config(self, trial):

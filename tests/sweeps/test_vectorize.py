@@ -186,13 +186,21 @@ def test_hyperband_trains_one_trial_at_a_time_and_says_why(tiny, results_dir):
         tuning.tune("tiny", ["vectorise=2"], results_dir=results_dir, verbose=0)
 
 
-def test_a_member_whose_module_code_exits_fails_alone_and_the_rest_still_group(make_experiment, results_dir):
-    """build_model calling sys.exit for one trial of a structure: that trial fails as it would alone (its error.log
-    says so), and the others still train as one group; the sweep goes on."""
+@pytest.mark.parametrize(
+    "raised, said",
+    [("SystemExit(0)", "build_model() exits the process"), ("Stop()", "Stop: Stop (raised in build_model()")],
+)
+def test_a_member_whose_module_code_exits_fails_alone_and_the_rest_still_group(
+    make_experiment, results_dir, raised, said
+):
+    """build_model calling sys.exit, or raising a BaseException of the module's own, for one trial of a structure:
+    that trial fails as it would alone (its error.log says so), and the others still train as one group; the sweep
+    goes on."""
     exiting = (
         TINY.replace(
             "def build_model(config):\n",
-            "def build_model(config):\n        if config.learning_rate >= 0.5:\n            raise SystemExit(0)\n",
+            "class Stop(BaseException):\n        pass\n\n"
+            f"    def build_model(config):\n        if config.learning_rate >= 0.5:\n            raise {raised}\n",
         )
         + '\n    SEARCH_SPACE = {"learning_rate": search_space.Choice([0.001, 0.002, 0.003, 0.5])}\n'
     )
@@ -203,4 +211,4 @@ def test_a_member_whose_module_code_exits_fails_alone_and_the_rest_still_group(m
     kept = trials.drop(index=0.5)
     assert set(kept["status"]) == {"COMPLETED"} and set(kept["group"]) == {0}
     log = result.sweep_dir / "tuner" / f"trial_{trials.loc[0.5, 'trial_id']}" / "error.log"
-    assert "build_model() exits the process" in log.read_text()
+    assert said in log.read_text()

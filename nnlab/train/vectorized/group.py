@@ -20,6 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from nnlab.errors import NnlabError
+from nnlab.experiment import fails_alone
 from nnlab.results import checkpoint
 from nnlab.train import batches, loop, modeling
 from nnlab.train import controls as controls_lib
@@ -102,7 +103,9 @@ class TrainingGroup:
             keras.utils.set_random_seed(member.config.seed)
             try:
                 model = modeling.prepare(self.experiment, member.config, self.splits, self.setup)
-            except (Exception, SystemExit):  # module code that raised or exited: the member fails alone
+            except BaseException as error:  # module code that raised or exited: the member fails alone
+                if not fails_alone(error, self.experiment.path):
+                    raise
                 left_out.append(member)
                 continue
             variables = (model.trainable_variables, model.non_trainable_variables)
