@@ -41,6 +41,7 @@ def check_names(keys, taken, where, hook):
 def step_outputs(result, where):
     """A train_step's result as {key: tensor}: the loss alone, or the dict it returned with numbers as tensors."""
     outputs = dict(result) if isinstance(result, dict) else {"loss": result}
+    check_names([key for key in outputs if not isinstance(key, str)], (), where, "train_step")  # before nest sorts
     converted = {}
     for key, value in outputs.items():
         if not isinstance(value, (tf.Tensor, tf.Variable)) and not _is_number(value):
@@ -94,22 +95,22 @@ class Track:
             raise
         except Exception as error:
             outputs, reason = None, f"{type(error).__name__}: {first_line(error)}"
-        if outputs is not None:
+        if reason is None:
             self._check_traced(outputs)
             if any(_fixed_when_traced(value) for value in outputs.values()):
                 reason = "it returns values fixed when traced, such as Python numbers"
         if reason is not None:
             self.eager = True
             outputs = self.eager_values(epoch=None)
-            if self.where not in _announced:
-                _announced.add(self.where)
-                print(
-                    f"nnlab: {self.where}: track(model) cannot run inside the compiled loop ({reason}); nnlab calls "
-                    f"it after every epoch instead and compiles one epoch per call.",
-                    file=sys.stderr,
-                )
         self.keys = list(outputs)
         check_names(self.keys, taken, self.where, "track(model)")
+        if reason is not None and self.where not in _announced:  # said once its keys are known to be fine
+            _announced.add(self.where)
+            print(
+                f"nnlab: {self.where}: track(model) cannot run inside the compiled loop ({reason}); nnlab calls it "
+                f"after every epoch instead and compiles one epoch per call.",
+                file=sys.stderr,
+            )
         return self.keys
 
     def graph_values(self):

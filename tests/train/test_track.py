@@ -72,6 +72,8 @@ def test_every_form_of_track_gives_the_same_history(make_experiment, results_dir
         ("lambda model: {'w\\n': model.w}", r"which holds a line break"),
         ("lambda model: {'learning_rate': model.w}", r"already a history column"),
         ("lambda model: {1: model.w}", r"key 1, which is not a non-empty string"),
+        ("lambda model: {'w': model.w, 3: model.b}", r"key 3, which is not a non-empty string"),
+        ("lambda model: None", r"track\(model\) must return a dict of single numbers.*returned None"),
         (
             "lambda model: {'w': tf.constant('high')}",
             r"returned 'w': .*dtype string when traced; each value must be one",
@@ -89,6 +91,8 @@ def test_every_form_of_track_gives_the_same_history(make_experiment, results_dir
         "newline",
         "learning_rate",
         "int key",
+        "mixed keys",
+        "None",
         "string tensor",
         "string",
         "two numbers",
@@ -104,6 +108,8 @@ def test_a_bad_track_stops_with_one_paragraph(make_experiment, results_dir, caps
     assert code == 2 and len(errors) == 1 and "Traceback" not in stderr, stderr
     assert "basics.py" in errors[0]
     assert re.search(match, errors[0]), errors[0]
+    if "key" in match:  # refused for its keys, not sent to run eagerly first
+        assert "cannot run inside the compiled loop" not in stderr, stderr
     [run_dir] = (results_dir / "basics").iterdir()
     assert json.loads((run_dir / "status.json").read_text())["status"] == "failed"
 
@@ -119,8 +125,9 @@ def test_a_bad_track_stops_with_one_paragraph(make_experiment, results_dir, caps
         ),
         ("lambda loss: {'loss': loss, 'seconds': loss}", r"key 'seconds', which is already a history column"),
         ("lambda loss: None", r"train_step returned the loss as None, not a number"),
+        ("lambda loss: {'loss': loss, 3: loss}", r"train_step returned the key 3, which is not a non-empty string"),
     ],
-    ids=["val_", "comma", "string", "seconds", "None"],
+    ids=["val_", "comma", "string", "seconds", "None", "int key"],
 )
 def test_train_step_values_follow_the_same_rules(make_experiment, results_dir, returns, match):
     module(make_experiment, step_returns=returns)
