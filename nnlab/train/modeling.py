@@ -1,6 +1,7 @@
 """Build and compile an experiment's model, and check it against the data before any training."""
 
 import inspect
+import sys
 
 import keras
 import numpy as np
@@ -40,7 +41,54 @@ def build(experiment, config, train=None):
             f"{experiment.path}: build_model(config) returned {type(model).__name__}, not a Keras "
             f"model; return e.g. keras.Sequential([...])."
         )
+    _warn_own_compile(model, config, experiment.path)
     return model
+
+
+_warned_compile = set()
+
+
+def _warn_own_compile(model, config, where):
+    """One warning line when build_model compiled the model with another loss, optimizer or learning rate than the
+    config's (a keras-tuner build(hp) ported as it was): nnlab compiles every model from Config, so those settings
+    would be replaced in silence."""
+    if not getattr(model, "compiled", False) or where in _warned_compile:
+        return
+    differences = []
+    theirs, ours = _loss_identity(model.loss), _loss_identity(config.loss)
+    if theirs and ours and theirs != ours:
+        differences.append(f"loss {theirs[0]}{' (from_logits=True)' if theirs[1] else ''} becomes {config.loss}")
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None:
+        name = type(optimizer).__name__
+        if name.lower() != str(config.optimizer).lower():
+            differences.append(f"optimizer {name} becomes {config.optimizer}")
+        rate = optimizer.learning_rate
+        if isinstance(rate, keras.Variable) and not np.isclose(float(rate.numpy()), config.learning_rate, rtol=1e-6):
+            differences.append(f"learning rate {float(rate.numpy()):g} becomes {config.learning_rate:g}")
+    if differences:
+        _warned_compile.add(where)
+        print(
+            f"nnlab: warning: {where}: build_model returned a compiled model, and nnlab compiles every model from "
+            f"Config: {'; '.join(differences)}. Set those fields in Config (or let build_model return the model "
+            f"uncompiled) so that Config says what trains.",
+            file=sys.stderr,
+        )
+
+
+def _loss_identity(loss):
+    """(function name, from_logits) of one loss given as a name, a function or a Keras Loss; None for anything else
+    (per-output losses, names Keras does not know): those are not compared."""
+    if isinstance(loss, str):
+        try:
+            loss = keras.losses.get(loss)
+        except (ValueError, TypeError):
+            return None
+    function = getattr(loss, "fn", loss)
+    if not callable(function):
+        return None
+    settings = loss.get_config() if isinstance(loss, keras.losses.Loss) else {}
+    return getattr(function, "__name__", type(function).__name__), bool(settings.get("from_logits", False))
 
 
 def prepare(experiment, config, splits, setup):

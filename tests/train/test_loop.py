@@ -114,3 +114,31 @@ def test_a_loss_or_metric_the_module_defines_is_compiled_by_name(tiny_classifier
     assert test["hits"] == pytest.approx(test["accuracy"]) and test["accuracy"] == reference["accuracy"]
     assert cli.main(["--results", str(results_dir), "run", "own", "loss=my_crossentropi"]) == 2
     assert "or the name of a function (or keras.losses.Loss class) defined in the module" in capsys.readouterr().err
+
+
+COMPILED = """
+    _uncompiled = build_model
+
+    def build_model(config):
+        '''keras-tuner's build(hp) style: the model comes back compiled.'''
+        model = _uncompiled(config)
+        model.compile(optimizer=OPTIMIZER, loss=LOSS, metrics=["accuracy"])
+        return model
+"""
+
+
+def test_a_model_build_model_compiled_otherwise_is_warned_about(tiny_classifier, results_dir, capsys):
+    """nnlab compiles from Config: a loss, optimizer or learning rate build_model chose differently is named in one
+    warning line instead of being replaced in silence; the same settings say nothing."""
+    from nnlab.train import runner
+
+    tiny_classifier("other", '    OPTIMIZER, LOSS = keras.optimizers.SGD(0.05), "mse"\n' + COMPILED)
+    runner.run("other", ["epochs=1"], results_dir=results_dir, verbose=0)
+    warning = [line for line in capsys.readouterr().err.splitlines() if "compiled model" in line]
+    assert len(warning) == 1 and warning[0].startswith("nnlab: warning:"), warning
+    assert "loss mean_squared_error becomes sparse_categorical_crossentropy" in warning[0]
+    assert "optimizer SGD becomes adam; learning rate 0.05 becomes 0.01" in warning[0]
+    same = "    OPTIMIZER, LOSS = keras.optimizers.Adam(0.01), keras.losses.SparseCategoricalCrossentropy()\n"
+    tiny_classifier("same", same + COMPILED)
+    runner.run("same", ["epochs=1"], results_dir=results_dir, verbose=0)
+    assert "compiled model" not in capsys.readouterr().err
