@@ -63,6 +63,18 @@ def policy(config, experiment):
             file=sys.stderr,
         )
     previous = keras.mixed_precision.global_policy()
+    if previous.name not in ("float32", name) and (experiment.path, previous.name) not in _warned:
+        _warned.add((experiment.path, previous.name))  # the module set it (at import): nnlab's policy replaces it
+        print(
+            f"nnlab: warning: {experiment.path}: Keras' global dtype policy is {previous.name} (set outside nnlab, "
+            f"e.g. by the module at import), but nnlab builds the model under Config's precision, {name}; "
+            + (
+                f"set precision={previous.name} in Config if that is what the model should train in."
+                if previous.name in MIXED
+                else f"Config's precision takes {', '.join(MIXED)}, float32 or auto."
+            ),
+            file=sys.stderr,
+        )
     keras.mixed_precision.set_global_policy(name)
     try:
         yield name

@@ -77,3 +77,20 @@ def test_handwritten_steps_work_in_bfloat16_and_are_refused_in_float16(make_expe
     assert history["loss"].iloc[-1] < history["loss"].iloc[0]
     with pytest.raises(nnlab.NnlabError, match="precision=mixed_float16 needs loss scaling.*mixed_bfloat16"):
         nnlab.run("fit", {"precision": "mixed_float16"}, results_dir=results_dir)
+
+
+def test_a_policy_the_module_set_at_import_is_named_in_one_warning(make_experiment, results_dir, capsys):
+    """The module's own set_global_policy would be replaced in silence by Config's precision: one line says so."""
+    source = HANDWRITTEN.replace("def train_step", "def unused_step").replace(
+        "    def make_data", '    keras.mixed_precision.set_global_policy("mixed_bfloat16")\n\n    def make_data'
+    )
+    try:
+        make_experiment("policy", source)
+        for _ in range(2):
+            result = nnlab.run("policy", {"epochs": 1}, results_dir=results_dir)
+    finally:
+        keras.mixed_precision.set_global_policy("float32")
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "global dtype policy" in line]
+    assert len(warnings) == 1 and "is mixed_bfloat16" in warnings[0], warnings
+    assert "set precision=mixed_bfloat16 in Config" in warnings[0]
+    assert json.loads((result.run_dir / "env.json").read_text())["precision"]["policy"] == "float32"
