@@ -26,6 +26,7 @@ import contextlib
 import dataclasses
 import gc
 import importlib.util
+import inspect
 import logging
 import os
 import sys
@@ -107,19 +108,22 @@ class Experiment:
         return splits
 
     def load_model(self, path):
-        """A run's model.keras, with the module's own Keras classes (a subclassed Model or Layer) known to Keras.
+        """A run's model.keras, with the module's own Keras objects (a subclassed Model or Layer, a loss or metric
+        class or function it compiled with) known to Keras.
 
-        Keras stores a subclassed model by class name only; loading it needs the class, which lives in the
-        experiment module, so it is passed here instead of requiring @keras.saving.register_keras_serializable.
+        Keras stores them by name only; loading needs the objects, which live in the experiment module, so they are
+        passed here instead of requiring @keras.saving.register_keras_serializable.
         """
         import keras
 
-        classes = {
+        kinds = (keras.layers.Layer, keras.losses.Loss, keras.metrics.Metric)
+        own = {
             name: value
             for name, value in vars(self.module).items()
-            if isinstance(value, type) and issubclass(value, (keras.layers.Layer, keras.losses.Loss))
+            if (isinstance(value, type) and issubclass(value, kinds))
+            or (inspect.isfunction(value) and value.__module__ == self.module.__name__)
         }
-        return keras.saving.load_model(path, custom_objects=classes)
+        return keras.saving.load_model(path, custom_objects=own)
 
 
 def as_named(path, results, results_dir):

@@ -104,6 +104,7 @@ OWN_LOSS = """
 
 def test_a_loss_or_metric_the_module_defines_is_compiled_by_name(tiny_classifier, results_dir, capsys):
     from nnlab import cli
+    from nnlab import experiment as experiment_lib
     from nnlab.train import runner
 
     tiny_classifier("own", OWN_LOSS)
@@ -112,6 +113,8 @@ def test_a_loss_or_metric_the_module_defines_is_compiled_by_name(tiny_classifier
     test = result.metrics["test"]
     assert test["loss"] == pytest.approx(reference["loss"], rel=1e-6)  # the same function, by another name
     assert test["hits"] == pytest.approx(test["accuracy"]) and test["accuracy"] == reference["accuracy"]
+    loaded = experiment_lib.load("own").load_model(result.run_dir / "model.keras")  # compiled with them: found
+    assert loaded.loss.__name__ == "my_crossentropy"
     assert cli.main(["--results", str(results_dir), "run", "own", "loss=my_crossentropi"]) == 2
     assert "or the name of a function (or keras.losses.Loss class) defined in the module" in capsys.readouterr().err
 
