@@ -134,5 +134,8 @@ def _split_cpu(tf, count):
         if have != count:
             raise NnlabError(
                 f"{CPU_DEVICES}={count} cannot take effect: TensorFlow already started in this process with "
-                f"{have} CPU device(s). Set it before the process starts (e.g. {CPU_DEVICES}={count} nnlab run ...)."
+                f"{have} CPU device(s) before nnlab could divide the CPU: something ran TensorFlow work first (an "
+                f"experiment module computing with TensorFlow at import, or an earlier notebook cell). Move that "
+                f"work into build_model or make_data, and set {CPU_DEVICES} before the process starts (e.g. "
+                f"{CPU_DEVICES}={count} nnlab run ...)."
             ) from None

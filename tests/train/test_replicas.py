@@ -100,3 +100,14 @@ def test_bad_cpu_device_counts_fail_before_anything_is_written(make_experiment, 
     with pytest.raises(NnlabError, match=rf"NNLAB_CPU_DEVICES='{value}' must be a whole number"):
         runner.run("anything", [], results_dir=results_dir, verbose=0)
     assert not results_dir.exists()
+
+
+def test_cpu_devices_after_tensorflow_started_say_what_started_it(make_experiment, results_dir, monkeypatch):
+    """A module that computes with TensorFlow at import starts it on one CPU device before nnlab can divide the CPU:
+    the paragraph names that cause, not only the environment variable's timing."""
+    make_experiment("anything", ANYTHING + "\n    import tensorflow as tf\n    ONE = tf.constant(1.0) + 1\n")
+    monkeypatch.setenv("NNLAB_CPU_DEVICES", "3")
+    with pytest.raises(
+        NnlabError, match=r"NNLAB_CPU_DEVICES=3 cannot take effect.*computing with TensorFlow at import"
+    ):
+        runner.run("anything", [], results_dir=results_dir, verbose=0)
