@@ -1,0 +1,116 @@
+"""Hostile trees, round 3: names that are not UTF-8, files that are not what their name says, and keras-tuner state
+of the wrong shape. Each is one case the earlier rounds missed; all run in-process on hand-written files.
+"""
+
+import json
+import os
+import re
+
+import numpy as np
+import pytest
+
+import nnlab
+from nnlab.errors import NnlabError
+from nnlab.report import writer
+from nnlab.results import checkpoint, text
+from nnlab.sweeps import oracle
+from tests.report import trees
+
+
+def test_names_that_are_not_utf8_are_reported_as_their_codes_and_linked_by_their_bytes(tmp_path):
+    trees.run(tmp_path / "exp" / "20261130-120000-aaaaaa")
+    odd_run = os.path.join(os.fsencode(tmp_path), b"ex\xffp", b"20261130-130000-bbbbbb\xfe")
+    trees.run(trees.Path(os.fsdecode(odd_run)))
+    trees.write(os.fsdecode(odd_run + b"/f\xff.png"), trees.PNG)
+    before = trees.listing(tmp_path)
+
+    html, markdown = writer.build(tmp_path)  # a UnicodeEncodeError or matplotlib TypeError ended it before
+
+    page, notes = html.read_text(encoding="utf-8"), markdown.read_text(encoding="utf-8")
+    assert "ex\\udcffp" in page and "f\\udcff.png" in page and "20261130-130000-bbbbbb\\udcfe" in page
+    assert 'href="ex%FFp/20261130-130000-bbbbbb%FE/"' in page  # the directory's own bytes, percent-encoded
+    assert "(ex%FFp/20261130-130000-bbbbbb%FE/)" in notes
+    assert os.path.isdir(os.fsdecode(odd_run))
+    copied = [name for name in os.listdir(tmp_path / "report_files") if name.endswith(".png")]
+    assert any(name.startswith("ex_p-") for name in copied)  # the figure of the odd run was copied too
+    assert {key: value for key, value in trees.listing(tmp_path).items() if not key.startswith("report")} == before
+
+
+def test_lone_surrogates_are_shown_as_codes():
+    assert text.visible("a\udcffb\ud800c") == "a\\udcffb\\ud800c"
+    assert text.visible("plain é ✓") == "plain é ✓"
+
+
+@pytest.mark.parametrize("kind", ["empty", "directory", "fifo", "dev-zero", "not-a-zip"])
+def test_a_model_file_that_is_no_keras_archive_is_one_error_never_read(tmp_path, kind):
+    run_dir = trees.run(tmp_path / "exp" / "20261130-120000-aaaaaa")
+    model = run_dir / "model.keras"
+    if kind == "empty":  # what a kill while saving leaves
+        model.write_bytes(b"")
+    elif kind == "directory":
+        model.mkdir()
+    elif kind == "fifo":
+        os.mkfifo(model)
+    elif kind == "dev-zero":  # Keras read it until memory ran out
+        os.symlink("/dev/zero", model)
+    else:
+        model.write_bytes(b"{}" * 10)
+    with pytest.raises(NnlabError, match=re.escape(str(model)) + " is not a (regular file|saved Keras model)"):
+        nnlab.load(run_dir).model()
+
+
+@pytest.mark.parametrize("kind", ["fifo", "npy"])
+def test_a_checkpoint_that_is_no_npz_archive_cannot_be_read_and_never_hangs(tmp_path, kind):
+    path = tmp_path / checkpoint.FILE
+    if kind == "fifo":  # np.load waited for a writer for ever
+        os.mkfifo(path)
+    else:  # np.load gives a bare array, which a `with` refused in a TypeError traceback
+        with open(path, "wb") as stream:
+            np.save(stream, np.zeros(3))
+    with pytest.raises(NnlabError, match="cannot be read .*(not a regular file|not an .npz archive)"):
+        checkpoint.read_arrays(path)
+    checkpoint.save_arrays(tmp_path / "good.npz", {"a": np.ones(2)}, {"next_epoch": 1})
+    assert checkpoint.read_arrays(tmp_path / "good.npz")[1] == {"next_epoch": 1}
+
+
+def _tuner_dir(tmp_path, algorithm):
+    """A keras-tuner project directory holding the real state of `algorithm`'s oracle and one completed trial."""
+    import keras_tuner
+
+    space = keras_tuner.HyperParameters()
+    space.Float("learning_rate", 1e-3, 1e-1)
+    state = oracle.make_oracle(algorithm, "val_loss", "min", 2, 0, space, 3, 3).get_state()
+    state["start_order"], state["end_order"] = ["0"], ["0"]
+    tuner = tmp_path / algorithm
+    trees.write(tuner / "oracle.json", state)
+    trial = keras_tuner.engine.trial.Trial(space, trial_id="0", status="COMPLETED").get_state()
+    trees.write(tuner / "trial_0" / "trial.json", trial)
+    trees.write(tuner / "trial_0" / "nnlab_trial.json", {"seed": 1, "seconds": 2.0})
+    return tuner
+
+
+DAMAGE = [
+    ("oracle.json", lambda state: [], "it holds a JSON list"),
+    ("oracle.json", lambda state: {}, "ongoing_trials, hyperparameters, start_order"),
+    ("oracle.json", lambda state: {**state, "start_order": 5}, "start_order missing or of the wrong type"),
+    ("oracle.json", lambda state: {**state, "start_order": [None]}, "a trial id in it is not a string"),
+    ("oracle.json", lambda state: {**state, "ongoing_trials": {"x": "9"}}, "names trial '9', which never started"),
+    ("trial_0/trial.json", lambda state: {}, "trial_id, hyperparameters, metrics, status missing"),
+    ("trial_0/trial.json", lambda state: {**state, "status": "BOGUS"}, "status 'BOGUS' is none of its"),
+    ("trial_0/trial.json", lambda state: {**state, "hyperparameters": {}}, "hyperparameters.values missing"),
+    ("trial_0/nnlab_trial.json", lambda state: [], "a JSON list"),
+]
+
+
+def test_keras_tuner_state_of_another_shape_is_refused_before_keras_tuner_reads_it(tmp_path):
+    for algorithm in oracle.ALGORITHMS:  # each oracle's real state passes
+        oracle.check_files(_tuner_dir(tmp_path, algorithm), tmp_path)
+    tuner = tmp_path / "random"
+    for name, damage, message in DAMAGE:
+        path = tuner / name
+        original = path.read_text()
+        path.write_text(json.dumps(damage(json.loads(original))))
+        with pytest.raises(NnlabError, match=f"{name.split('/')[-1]} is unreadable .*{message}.*sweep=<new-name>"):
+            oracle.check_files(tuner, tmp_path)
+        path.write_text(original)
+    oracle.check_files(tuner, tmp_path)
