@@ -13,7 +13,7 @@ import nnlab
 from nnlab.errors import NnlabError
 from nnlab.report import writer
 from nnlab.results import checkpoint, text
-from nnlab.sweeps import oracle
+from nnlab.sweeps import oracle, tables
 from tests.report import trees
 
 
@@ -114,3 +114,21 @@ def test_keras_tuner_state_of_another_shape_is_refused_before_keras_tuner_reads_
             oracle.check_files(tuner, tmp_path)
         path.write_text(original)
     oracle.check_files(tuner, tmp_path)
+
+
+def test_a_completed_trial_whose_history_cannot_be_read_is_named_not_dropped_in_silence(tmp_path, caplog):
+    import keras_tuner
+
+    space = keras_tuner.HyperParameters()
+    space.Float("learning_rate", 1e-3, 1e-1)
+    tuner = tmp_path / "tuner"
+    for trial_id, loss in (("0", 0.1), ("1", 0.5)):
+        trial = keras_tuner.engine.trial.Trial(space, trial_id=trial_id, status="COMPLETED").get_state()
+        trees.write(tuner / f"trial_{trial_id}" / "trial.json", trial)
+        trees.write(tuner / f"trial_{trial_id}" / "history.csv", f"epoch,loss,val_loss\n0,1.0,{loss}\n")
+    (tuner / "trial_0" / "history.csv").unlink()
+    os.mkfifo(tuner / "trial_0" / "history.csv")  # the better trial's epochs cannot be read
+    summary = tables.refresh(tmp_path, ["learning_rate"], "val_loss", "min")
+    assert summary.best["trial_id"] == "1"
+    assert "trial 0 completed, but no epoch of it can be read" in caplog.text
+    assert "trial 1 completed" not in caplog.text

@@ -7,14 +7,16 @@ can rebuild them.
 """
 
 import dataclasses
+import logging
 import math
 from pathlib import Path
 
 from nnlab import search_space
-from nnlab.results import atomic, bounded, history, layout, limits
+from nnlab.results import atomic, bounded, history, layout, limits, text
 from nnlab.results.ranking import better
 
 TUNER_DIR = layout.TUNER
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -58,11 +60,30 @@ def refresh(sweep_dir, fields, objective, direction, booleans=()):
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
     completed = [row for row in rows if row["status"] == "COMPLETED" and math.isfinite(row["best_objective"])]
+    _warn_unread(sweep_dir, [row for row in rows if row["status"] == "COMPLETED" and not row["epochs_run"]])
     best = None
     for row in completed:  # never the best of a FAILED trial
         if best is None or better(row["best_objective"], best["best_objective"], direction):
             best = row
     return Summary(rows=rows, counts=counts, best=best, first_failure=failure)
+
+
+_WARNED = set()  # (sweep directory, trial id) already named in this process: refresh runs after every trial
+
+
+def _warn_unread(sweep_dir, rows):
+    """Name each completed trial of whose history.csv no row could be read (deleted, emptied, not a regular file):
+    it cannot be the best, and that the best the sweep reports is of the others must not pass unsaid."""
+    for row in rows:
+        if (str(sweep_dir), row["trial_id"]) not in _WARNED:
+            _WARNED.add((str(sweep_dir), row["trial_id"]))
+            path = project_dir(sweep_dir) / layout.trial_dir(row["trial_id"]) / layout.TRIAL_HISTORY
+            log.warning(
+                "trial %s completed, but no epoch of it can be read from %s (missing, emptied or not a regular "
+                "file), so it is left out of the best trial",
+                text.visible(row["trial_id"]),
+                text.visible(path),
+            )
 
 
 def _trial_row(trial_id, state, epochs, record, fields, objective, direction):
