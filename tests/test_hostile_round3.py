@@ -12,7 +12,7 @@ import pytest
 import nnlab
 from nnlab.errors import NnlabError
 from nnlab.report import writer
-from nnlab.results import checkpoint, text
+from nnlab.results import checkpoint, history, text
 from nnlab.sweeps import oracle, tables
 from tests.report import trees
 
@@ -132,3 +132,17 @@ def test_a_completed_trial_whose_history_cannot_be_read_is_named_not_dropped_in_
     assert summary.best["trial_id"] == "1"
     assert "trial 0 completed, but no epoch of it can be read" in caplog.text
     assert "trial 1 completed" not in caplog.text
+
+
+def test_a_byte_order_mark_is_not_part_of_the_first_header(tmp_path):
+    """A history.csv or trials.csv saved by a spreadsheet starts with a UTF-8 byte-order mark: `epoch` was read as
+    '\\ufeffepoch', so the report drew no curves and `nnlab.trials` had a column '\\ufefftrial_id'."""
+    run_dir = trees.run(tmp_path / "exp" / "20261130-120000-aaaaaa", figure=False)
+    (run_dir / "history.csv").write_bytes(b"\xef\xbb\xbfepoch,loss,val_loss\r\n0,1,2\r\n1,0.5,1\r\n")
+    assert [row["epoch"] for row in history.read_rows(run_dir / "history.csv")] == [0, 1]
+    assert list(nnlab.load(run_dir).history["epoch"]) == [0, 1]
+    html, _ = writer.build(tmp_path)
+    assert "Learning curves: latest and best run" in html.read_text()
+    sweep = tmp_path / "exp" / "sweeps" / "s1"
+    trees.write(sweep / "trials.csv", b"\xef\xbb\xbftrial_id,status\n01,COMPLETED\n")
+    assert list(nnlab.trials(sweep).columns) == ["trial_id", "status"]
