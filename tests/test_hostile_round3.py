@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 import nnlab
+from nnlab import cli
 from nnlab.errors import NnlabError
 from nnlab.report import writer
 from nnlab.results import checkpoint, history, text
@@ -146,3 +147,13 @@ def test_a_byte_order_mark_is_not_part_of_the_first_header(tmp_path):
     sweep = tmp_path / "exp" / "sweeps" / "s1"
     trees.write(sweep / "trials.csv", b"\xef\xbb\xbftrial_id,status\n01,COMPLETED\n")
     assert list(nnlab.trials(sweep).columns) == ["trial_id", "status"]
+
+
+@pytest.mark.parametrize("command", [["report"], ["run", "tiny"]])
+def test_a_results_directory_behind_a_looping_link_is_one_error(tmp_path, capsys, command):
+    os.symlink("loop", tmp_path / "loop")  # an ELOOP traceback from os.open or mkdir before
+    for results in (tmp_path / "loop", tmp_path / "loop" / "results"):
+        assert cli.main(["--results", str(results), *command]) == 2
+        error = capsys.readouterr().err
+        assert error.startswith("nnlab: error: --results:") and "symbolic link that loops" in error
+        assert "Traceback" not in error

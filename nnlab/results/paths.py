@@ -5,6 +5,7 @@ after some files exist. The limits are the file system's own (os.pathconf on the
 each check keeps PATH_RESERVE_BYTES free beneath the directory for the files nnlab writes there.
 """
 
+import errno
 import os
 from pathlib import Path
 
@@ -43,6 +44,15 @@ def check(path, what, reserve=limits.PATH_RESERVE_BYTES):
       reserve: path bytes to keep free beneath `path`.
     """
     absolute = os.path.abspath(path)
+    try:
+        os.stat(absolute)
+    except OSError as error:
+        if error.errno == errno.ELOOP:  # every later open would fail with the same "Too many levels" traceback
+            raise NnlabError(
+                f"{what}: {text.quoted(str(path))} leads through a symbolic link that loops (or a chain of more "
+                f"than the system follows), so nothing can be read or written there. Fix or remove the link, or "
+                f"point {what} elsewhere."
+            ) from None
     name_max, path_max = limits_at(absolute)
     for part in Path(absolute).parts[1:]:
         size = len(os.fsencode(part))
