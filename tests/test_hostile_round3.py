@@ -157,3 +157,12 @@ def test_a_results_directory_behind_a_looping_link_is_one_error(tmp_path, capsys
         error = capsys.readouterr().err
         assert error.startswith("nnlab: error: --results:") and "symbolic link that loops" in error
         assert "Traceback" not in error
+
+
+def test_a_run_under_a_path_that_is_not_utf8_is_refused_before_anything_is_written(tiny_classifier, tmp_path, capsys):
+    tiny_classifier()
+    results = os.fsdecode(os.path.join(os.fsencode(tmp_path), b"r\xffsults"))
+    assert cli.main(["--results", results, "run", "tiny", "epochs=1"]) == 2
+    error = capsys.readouterr().err
+    assert "r\\udcffsults" in error and "not UTF-8" in error and "Traceback" not in error
+    assert not os.path.lexists(results)  # TensorFlow failed at the first batch, blamed on the loss, before
