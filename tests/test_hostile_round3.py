@@ -12,8 +12,8 @@ import pytest
 import nnlab
 from nnlab import cli
 from nnlab.errors import NnlabError
-from nnlab.report import writer
-from nnlab.results import checkpoint, history, text
+from nnlab.report import csv_table, writer
+from nnlab.results import checkpoint, history, limits, text
 from nnlab.sweeps import oracle, tables
 from tests.report import trees
 
@@ -166,3 +166,16 @@ def test_a_run_under_a_path_that_is_not_utf8_is_refused_before_anything_is_writt
     error = capsys.readouterr().err
     assert "r\\udcffsults" in error and "not UTF-8" in error and "Traceback" not in error
     assert not os.path.lexists(results)  # TensorFlow failed at the first batch, blamed on the loss, before
+
+
+def test_a_csv_of_more_rows_than_the_limit_is_not_parsed(tmp_path, monkeypatch):
+    """20 million 3-byte rows fit under HISTORY_MAX_BYTES; parsing them one by one took minutes and a GB."""
+    monkeypatch.setattr(limits, "CSV_MAX_ROWS", 10)
+    problems = []
+    assert len(csv_table.parse(b"epoch,loss\n" + b"1,\n" * 10, "history.csv", problems)) == 10
+    assert csv_table.parse(b"epoch,loss\n" + b"1,\n" * 11, "history.csv", problems) is None
+    assert problems == ["history.csv not shown (more than 10 rows)"]
+    run_dir = trees.run(tmp_path / "exp" / "20261130-120000-aaaaaa", figure=False)
+    (run_dir / "history.csv").write_bytes(b"epoch,loss\n" + b"1,\n" * 11)
+    html, _ = writer.build(tmp_path)
+    assert "history.csv not shown (more than 10 rows)" in html.read_text()

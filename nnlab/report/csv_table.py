@@ -34,6 +34,9 @@ def parse(data, name, problems, text_columns=(), numeric=False):
     """
     data = data.removeprefix(BYTE_ORDER_MARK)
     end = data.rfind(b"\n") + 1
+    if data.count(b"\n", 0, end) > limits.CSV_MAX_ROWS + 1:  # the header and CSV_MAX_ROWS rows
+        problems.append(f"{name} not shown (more than {limits.CSV_MAX_ROWS} rows)")
+        return None
     if end < len(data):
         problems.append(f"{name} truncated (torn last line dropped)")
     rows = _rows(data, end)
