@@ -117,22 +117,47 @@ def test_keras_tuner_state_of_another_shape_is_refused_before_keras_tuner_reads_
     oracle.check_files(tuner, tmp_path)
 
 
-def test_a_completed_trial_whose_history_cannot_be_read_is_named_not_dropped_in_silence(tmp_path, caplog):
+def _two_completed_trials(tuner, histories):
     import keras_tuner
 
     space = keras_tuner.HyperParameters()
     space.Float("learning_rate", 1e-3, 1e-1)
-    tuner = tmp_path / "tuner"
-    for trial_id, loss in (("0", 0.1), ("1", 0.5)):
+    for trial_id, history_text in histories.items():
         trial = keras_tuner.engine.trial.Trial(space, trial_id=trial_id, status="COMPLETED").get_state()
         trees.write(tuner / f"trial_{trial_id}" / "trial.json", trial)
-        trees.write(tuner / f"trial_{trial_id}" / "history.csv", f"epoch,loss,val_loss\n0,1.0,{loss}\n")
-    (tuner / "trial_0" / "history.csv").unlink()
-    os.mkfifo(tuner / "trial_0" / "history.csv")  # the better trial's epochs cannot be read
+        trees.write(tuner / f"trial_{trial_id}" / "history.csv", history_text)
+
+
+def test_a_completed_trial_whose_history_cannot_be_read_is_named_not_dropped_in_silence(tmp_path, caplog):
+    _two_completed_trials(
+        tmp_path / "tuner", {"0": "epoch,loss,val_loss\n0,1.0,0.1\n", "1": "epoch,loss,val_loss\n0,1,0.5\n"}
+    )
+    (tmp_path / "tuner" / "trial_0" / "history.csv").unlink()
+    os.mkfifo(tmp_path / "tuner" / "trial_0" / "history.csv")  # the better trial's epochs cannot be read
     summary = tables.refresh(tmp_path, ["learning_rate"], "val_loss", "min")
     assert summary.best["trial_id"] == "1"
     assert "trial 0 completed, but no epoch of it can be read" in caplog.text
     assert "trial 1 completed" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        "epoch,execution,loss,val_loss,seconds\n0,nan,1,0.1,1\n",  # int(nan): a ValueError traceback
+        "epoch,execution,loss,val_loss,seconds\n0,inf,1,0.1,1\n",  # int(inf): an OverflowError traceback
+        "epoch,loss,val_loss,seconds\n0,1,abc,1\n",  # math.isfinite('abc'): a TypeError traceback
+        "epoch,loss,val_loss,seconds\n0,1,0.1,abc\n",  # sum of seconds with a text cell
+    ],
+)
+def test_text_or_non_finite_cells_in_a_trial_history_are_no_numbers_not_a_traceback(tmp_path, row):
+    _two_completed_trials(tmp_path / "tuner", {"0": row, "1": "epoch,loss,val_loss,seconds\n0,1,0.5,1\n"})
+    summary = tables.refresh(tmp_path, ["learning_rate"], "val_loss", "min")
+    assert summary.counts == {"COMPLETED": 2}
+    assert summary.best["trial_id"] == ("0" if "abc\n" in row else "1")
+    assert tables.mean_best([{"epoch": 0, "val_loss": 0.1, "note": "text"}], "val_loss", "min") == (
+        {"val_loss": 0.1},
+        0,
+    )
 
 
 def test_a_byte_order_mark_is_not_part_of_the_first_header(tmp_path):
