@@ -204,3 +204,16 @@ def test_a_csv_of_more_rows_than_the_limit_is_not_parsed(tmp_path, monkeypatch):
     (run_dir / "history.csv").write_bytes(b"epoch,loss\n" + b"1,\n" * 11)
     html, _ = writer.build(tmp_path)
     assert "history.csv not shown (more than 10 rows)" in html.read_text()
+
+
+def test_a_planted_manifest_cannot_have_the_report_delete_your_files(tmp_path):
+    """A results directory copied from someone else may bring a report_files/.manifest.json listing any name."""
+    trees.run(tmp_path / "exp" / "20261130-120000-aaaaaa")
+    files = tmp_path / "report_files"
+    trees.write(files / "notes.txt", "mine")
+    trees.write(files / "old-figure.png", trees.PNG)  # an image an earlier report wrote and no longer links
+    trees.write(files / ".manifest.json", {"files": ["notes.txt", "old-figure.png"]})
+    writer.build(tmp_path)
+    assert (files / "notes.txt").read_text() == "mine"
+    assert not (files / "old-figure.png").exists()
+    assert "notes.txt" not in json.loads((files / ".manifest.json").read_text())["files"]
