@@ -11,6 +11,8 @@ exception: loading a Keras model needs Keras.
 """
 
 import dataclasses
+import os
+import stat
 from pathlib import Path
 
 import pandas as pd
@@ -18,6 +20,8 @@ import pandas as pd
 from nnlab.errors import NnlabError
 from nnlab.report import read
 from nnlab.results import layout, paths
+
+ZIP_SIGNATURE = b"PK\x03\x04"  # every .keras file is a zip archive
 
 
 def default_results_dir(directory=None):
@@ -52,13 +56,39 @@ class RunView:
                 f"{self.path} has no variant {variant!r}; its variants: {', '.join(self.variants) or 'none'}."
             )
         path = self.path / layout.model(variant or "")
-        if not path.exists():
-            raise NnlabError(
-                f"{path} does not exist; the run's status is {self.status!r} (a model is saved when done)."
-            )
+        _check_model_file(path, self.status)
         import keras
 
         return keras.saving.load_model(path)
+
+
+def _check_model_file(path, status):
+    """Raise NnlabError unless `path` is a regular file that starts as a .keras archive (a zip) does.
+
+    Keras reads a model.keras linked to /dev/zero until memory runs out, and calls a directory, a named pipe or the
+    0-byte file a kill while saving leaves "File not found"; each gets its own message here instead.
+    """
+    try:
+        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except FileNotFoundError:
+        raise NnlabError(
+            f"{path} does not exist; the run's status is {status!r} (a model is saved when done)."
+        ) from None
+    except OSError as error:
+        raise NnlabError(f"{path} cannot be read ({error.strerror}).") from None
+    try:
+        info = os.fstat(descriptor)
+        start = os.read(descriptor, len(ZIP_SIGNATURE)) if stat.S_ISREG(info.st_mode) else None
+    finally:
+        os.close(descriptor)
+    if start is None:
+        raise NnlabError(f"{path} is not a regular file (a directory, named pipe or device), so it holds no model.")
+    if start != ZIP_SIGNATURE:
+        raise NnlabError(
+            f"{path} is not a saved Keras model ({info.st_size} bytes that are not a .keras zip archive; a run "
+            f"killed while saving leaves an empty one). The run's status is {status!r}: re-run it, or continue it "
+            f"with --resume if it did not finish."
+        )
 
 
 def load(run_dir):

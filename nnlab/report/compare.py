@@ -5,6 +5,7 @@ from nnlab.plots import curves
 from nnlab.report import blocks as doc
 from nnlab.report import repro as report_repro
 from nnlab.report import runs as report_runs
+from nnlab.results import text as recorded
 
 
 def select(experiments, ids):
@@ -44,8 +45,8 @@ def section(runs):
     ]
     image = curves.png_bytes(
         curves.overlay(
-            [(run.run_id, run.history) for run in runs],
-            "compared runs: " + " vs ".join(run.run_id for run in runs),
+            [(recorded.visible(run.run_id), run.history) for run in runs],
+            recorded.visible("compared runs: " + " vs ".join(run.run_id for run in runs)),
             report_runs.compiled_metrics(runs),
         )
     )

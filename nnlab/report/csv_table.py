@@ -21,6 +21,7 @@ from nnlab.results import limits, text
 
 BLOCK_BYTES = 1 << 20  # bytes decoded at once
 BATCH_ROWS = 4096  # rows parsed as text before their numbers are converted: the text held at once
+BYTE_ORDER_MARK = b"\xef\xbb\xbf"  # a spreadsheet's UTF-8 mark before the first header: not part of its name
 TOO_WIDE = "\0too wide"  # the one cell a line of too many cells is read as (a malformed row)
 
 
@@ -31,7 +32,11 @@ def parse(data, name, problems, text_columns=(), numeric=False):
       text_columns: columns kept as text (trial ids such as "07" are names, not numbers).
       numeric: every other column is a number, a bad cell NaN; otherwise a column with any non-number stays text.
     """
+    data = data.removeprefix(BYTE_ORDER_MARK)
     end = data.rfind(b"\n") + 1
+    if data.count(b"\n", 0, end) > limits.CSV_MAX_ROWS + 1:  # the header and CSV_MAX_ROWS rows
+        problems.append(f"{name} not shown (more than {limits.CSV_MAX_ROWS} rows)")
+        return None
     if end < len(data):
         problems.append(f"{name} truncated (torn last line dropped)")
     rows = _rows(data, end)

@@ -27,6 +27,7 @@ from nnlab.results import atomic, bounded, layout, limits
 PAGES = (layout.REPORT_HTML, layout.REPORT_MARKDOWN)
 FILES = layout.REPORT_FILES
 MANIFEST = layout.REPORT_MANIFEST
+FIGURE_SUFFIX = ".png"  # every image the report writes (a GIF's last frame included)
 NAME_MAX = 255
 _DIRECTORY = os.O_RDONLY | os.O_DIRECTORY | getattr(os, "O_CLOEXEC", 0)
 
@@ -139,13 +140,16 @@ def no_wider_than(modes):
 
 
 def plain_name(name):
-    """Whether `name` may be an image the report wrote: one file name, no path, not hidden, not over NAME_MAX."""
+    """Whether `name` may be an image the report wrote: one file name, no path, not hidden, not over NAME_MAX, and a
+    PNG (every image the report writes is one), so that a manifest that came with a copied results directory cannot
+    have the report delete the notes or data you keep in report_files/."""
     return (
         isinstance(name, str)
         and 0 < len(name.encode("utf-8", errors="replace")) <= NAME_MAX
         and not name.startswith(".")
         and "/" not in name
         and "\0" not in name
+        and name.endswith(FIGURE_SUFFIX)
     )
 
 

@@ -12,6 +12,7 @@ no section can show `run\\u202egnp.exe` as `runexe.png` or embed a 50 MB overrid
 import base64
 import dataclasses
 import html
+import os
 import re
 import urllib.parse
 
@@ -240,7 +241,10 @@ def safe_href(target):
     segments = target.split("/")
     if any(segment in (".", "..") for segment in segments) or any(not segment for segment in segments[:-1]):
         return ""
-    return "/".join(urllib.parse.quote(segment, safe="") for segment in segments)
+    try:  # a directory name's bytes that are not UTF-8 (os.fsdecode's \udcXX) are encoded as the bytes they were
+        return "/".join(urllib.parse.quote(os.fsencode(segment), safe="") for segment in segments)
+    except UnicodeEncodeError:  # a lone surrogate no file name holds
+        return ""
 
 
 def _e(value):

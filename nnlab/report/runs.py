@@ -9,6 +9,7 @@ from nnlab.report import blocks as doc
 from nnlab.report import read as report_data
 from nnlab.report import repro as report_repro
 from nnlab.results import layout, limits, ranking
+from nnlab.results import text as recorded
 
 # metrics.json keys nnlab itself writes; any other key came from the experiment's `summarize(job)` hook.
 RUNNER_KEYS = {
@@ -39,8 +40,8 @@ def section(experiment):
     shown = list(dict.fromkeys(run for run in (latest, best) if run is not None))
     image = curves.png_bytes(
         curves.overlay(
-            [(f"{role(run, latest, best)} {run.run_id}", run.history) for run in shown],
-            f"{experiment.name}: learning curves of the latest and best run",
+            [(recorded.visible(f"{role(run, latest, best)} {run.run_id}"), run.history) for run in shown],
+            recorded.visible(f"{experiment.name}: learning curves of the latest and best run"),
             compiled_metrics(shown),
         )
     )
@@ -355,7 +356,11 @@ def study_blocks(run):
     # The study's own overlay when it drew one; drawn here for a study that stopped before it.
     image, mode = _stored_png(run.path / layout.STUDY_COMPARISON, run.budgets.figures)
     image = image or curves.png_bytes(
-        curves.overlay(list(run.variants.items()), f"study {run.run_id}: variants", compiled_metrics([run]))
+        curves.overlay(
+            [(recorded.visible(variant), table) for variant, table in run.variants.items()],
+            recorded.visible(f"study {run.run_id}: variants"),
+            compiled_metrics([run]),
+        )
     )
     if image:
         name = doc.file_name(run.experiment, run.run_id, "variants.png")

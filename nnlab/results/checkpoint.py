@@ -7,7 +7,10 @@ With the per-epoch data order of nnlab.train.loop, training resumed from epoch k
 run that was never interrupted (tests/test_resume.py).
 """
 
+import contextlib
 import json
+import os
+import stat
 import zipfile
 
 import numpy as np
@@ -44,7 +47,7 @@ def restore(model, path):
         model.optimizer.build(model.trainable_variables)
     variables = _variables(model)
     try:
-        with np.load(path, allow_pickle=False) as stored:
+        with _load(path) as stored:
             meta = _meta(stored)
             arrays = [stored[f"v{index}"] for index in range(len(meta["paths"]))]
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
@@ -67,13 +70,13 @@ def restore(model, path):
 
 def resumes_at(path):
     """The epoch a checkpoint file resumes from, read without a model."""
-    with np.load(path, allow_pickle=False) as stored:
+    with _load(path) as stored:
         return int(_meta(stored)["next_epoch"])
 
 
 def extra(path):
     """The `extra` dict saved with a checkpoint (per-epoch controls' state), read without a model."""
-    with np.load(path, allow_pickle=False) as stored:
+    with _load(path) as stored:
         return _meta(stored).get("extra", {})
 
 
@@ -90,7 +93,7 @@ def read_arrays(path):
       NnlabError: the file cannot be read.
     """
     try:
-        with np.load(path, allow_pickle=False) as stored:
+        with _load(path) as stored:
             meta = _meta(stored)
             arrays = {name: stored[name] for name in stored.files if name != "meta"}
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
@@ -99,6 +102,21 @@ def read_arrays(path):
             f"from it. Delete the file to train that group's trials again from epoch 0."
         ) from None
     return arrays, meta
+
+
+@contextlib.contextmanager
+def _load(path):
+    """np.load of a regular file holding an .npz archive, else bounded.Unreadable (a ValueError): opened
+    non-blocking and checked first, so that a named pipe in the run directory is an unreadable checkpoint rather
+    than a resume that waits for ever, and a lone .npy array is not mistaken for one."""
+    with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)), "rb") as stream:
+        if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
+            raise bounded.Unreadable(f"{path} is not a regular file")
+        stored = np.load(stream, allow_pickle=False)
+        if not isinstance(stored, np.lib.npyio.NpzFile):
+            raise bounded.Unreadable(f"{path} is not an .npz archive")
+        with stored:
+            yield stored
 
 
 def _meta(stored):

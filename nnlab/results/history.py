@@ -58,7 +58,8 @@ def read_rows(path):
     cells lose the one leading ' that `to_csv` puts before a formula-like text (text.csv_value).
     """
     try:
-        content = bounded.read_bytes(path, limits.HISTORY_MAX_BYTES).decode("utf-8", errors="replace")
+        # utf-8-sig: a byte-order mark (a spreadsheet saved the file) is not part of the first header, `epoch`
+        content = bounded.read_bytes(path, limits.HISTORY_MAX_BYTES).decode("utf-8-sig", errors="replace")
     except (FileNotFoundError, bounded.Unreadable):
         return []
     content = content[: content.rfind("\n") + 1]  # nnlab ends every row with a newline; anything after is torn

@@ -22,6 +22,9 @@ REPORT_JSON_MAX_ITEMS = 4_000_000  # JSON values (bounded.measure); later files 
 HISTORY_MAX_POINTS = 5000  # rows drawn per curve; more use every k-th row plus the last (linreg's 5,000 whole)
 TEXT_MAX_CHARS = 2000  # a recorded string longer than this is cut: "… (N characters in all)"
 CSV_MAX_COLUMNS = 1000  # a CSV (history, trials) with more columns is not read
+# A CSV (history, trials) of more rows is not read: a file just under HISTORY_MAX_BYTES of 3-byte rows is 20 million
+# of them, parsed one by one; nnlab's own rows are 30 bytes or more, so real epochs reach the size limit first.
+CSV_MAX_ROWS = 2_000_000
 TABLE_MAX_COLUMNS = 100  # metric or hyperparameter columns per report table; the rest are counted in its caption
 
 # Error messages.

@@ -5,6 +5,7 @@ after some files exist. The limits are the file system's own (os.pathconf on the
 each check keeps PATH_RESERVE_BYTES free beneath the directory for the files nnlab writes there.
 """
 
+import errno
 import os
 from pathlib import Path
 
@@ -30,19 +31,35 @@ def results_dir(value=None, flag="--results"):
             f"{source.lstrip('$')}=results, or {'unset it' if source.startswith('$') else 'leave the flag out'} "
             f"for ./results."
         )
-    check(value, source)
+    check(value, source, utf8=False)  # reading such a tree works; `run` and `tune` check their own directory
     return Path(value)
 
 
-def check(path, what, reserve=limits.PATH_RESERVE_BYTES):
+def check(path, what, reserve=limits.PATH_RESERVE_BYTES, utf8=True):
     """Raise NnlabError if directory `path` cannot be created with `reserve` bytes of path left beneath it.
 
     Args:
       path: the directory nnlab will create (or use).
       what: what the user set that made it (`--results`, `NNLAB_RUN_ID`, `sweep=<name>` ...), for the message.
       reserve: path bytes to keep free beneath `path`.
+      utf8: the path must be UTF-8, as TensorFlow needs of a directory it writes into (its TensorBoard writer
+        raised a UnicodeEncodeError at the first batch, reported as a loss that does not fit the labels).
     """
     absolute = os.path.abspath(path)
+    if utf8 and not _is_utf8(absolute):
+        raise NnlabError(
+            f"{what}: the path {text.quoted(absolute)} holds bytes that are not UTF-8 (shown as \\udcXX), and "
+            f"TensorFlow writes its files only under UTF-8 paths; choose a directory whose name is UTF-8."
+        )
+    try:
+        os.stat(absolute)
+    except OSError as error:
+        if error.errno == errno.ELOOP:  # every later open would fail with the same "Too many levels" traceback
+            raise NnlabError(
+                f"{what}: {text.quoted(str(path))} leads through a symbolic link that loops (or a chain of more "
+                f"than the system follows), so nothing can be read or written there. Fix or remove the link, or "
+                f"point {what} elsewhere."
+            ) from None
     name_max, path_max = limits_at(absolute)
     for part in Path(absolute).parts[1:]:
         size = len(os.fsencode(part))
@@ -58,6 +75,14 @@ def check(path, what, reserve=limits.PATH_RESERVE_BYTES):
             f"beneath it, that passes this file system's limit of {path_max} bytes per path (PATH_MAX). Choose a "
             f"shorter path."
         )
+
+
+def _is_utf8(name):
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # os.fsdecode's \udcXX for a byte that is not UTF-8
+        return False
+    return True
 
 
 def name_max(directory):

@@ -10,12 +10,17 @@ import unicodedata
 from nnlab.results import limits
 
 HIDDEN_CATEGORIES = ("Cc", "Cf", "Zl", "Zp")  # controls, format (bidi overrides, zero-width), line/paragraph seps
+# A lone surrogate (Cs) is no character at all: a file name's byte that is not UTF-8 (os.fsdecode gives \udcXX) or
+# a JSON "\ud800". No UTF-8 writer, matplotlib included, takes one, so it is shown as its code too.
+UNENCODABLE_CATEGORIES = ("Cs",)
+SHOWN_AS_CODE = HIDDEN_CATEGORIES + UNENCODABLE_CATEGORIES
 KEPT = ("\t", "\n")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def visible(text):
-    """`text` with every Cc, Cf, Zl or Zp character except tab and newline written as \\uXXXX (\\UXXXXXXXX)."""
+    """`text` with every Cc, Cf, Zl or Zp character except tab and newline, and every lone surrogate, written as
+    \\uXXXX (\\UXXXXXXXX): text any UTF-8 writer takes."""
     text = str(text)
     if text.isprintable() or all(ch in KEPT or not _hidden(ch) for ch in text):
         return text
@@ -23,7 +28,7 @@ def visible(text):
 
 
 def _hidden(ch):
-    return unicodedata.category(ch) in HIDDEN_CATEGORIES
+    return unicodedata.category(ch) in SHOWN_AS_CODE
 
 
 def _escape(ch):

@@ -14,7 +14,7 @@ from keras_tuner import oracles
 from keras_tuner.src.engine import oracle as oracle_module
 
 from nnlab.errors import NnlabError
-from nnlab.results import atomic, bounded, layout, limits
+from nnlab.results import atomic, bounded, layout, limits, text
 
 ALGORITHMS = {
     "random": oracles.RandomSearchOracle,
@@ -97,9 +97,11 @@ def check_files(tuner_dir, sweep_dir):
     tuner_dir = Path(tuner_dir)
     if not tuner_dir.is_dir():
         return
-    for path in sorted([*tuner_dir.glob(layout.ALL_TUNER_STATES), *tuner_dir.glob(layout.ALL_TRIAL_STATES)]):
+    records = tuner_dir.glob(f"{layout.trial_dir('*')}/{layout.TRIAL_RECORD}")  # nnlab's, read when the sweep ends
+    paths = [*tuner_dir.glob(layout.ALL_TUNER_STATES), *tuner_dir.glob(layout.ALL_TRIAL_STATES), *records]
+    for path in sorted(paths):
         try:
-            _read_state(path)
+            _check_shape(path, _read_state(path))
         except (OSError, ValueError) as error:
             size = _regular_size(path)
             detail = f"{size} bytes: {error}" if size is not None else str(error)
@@ -112,8 +114,59 @@ def check_files(tuner_dir, sweep_dir):
             ) from None
 
 
+# What keras-tuner's Oracle.set_state and Trial.set_state index without checking: valid JSON of another shape (a
+# hand edit, another tool's file) otherwise ends the sweep in a KeyError or TypeError traceback inside keras-tuner.
+ORACLE_SHAPE = {
+    "ongoing_trials": dict,
+    "hyperparameters": dict,
+    "start_order": list,
+    "end_order": list,
+    "run_times": dict,
+    "retry_queue": list,
+    "tried_so_far": list,
+    "id_to_hash": dict,
+    "display": dict,
+}
+TRIAL_SHAPE = {"trial_id": str, "hyperparameters": dict, "metrics": dict, "status": str}
+TRIAL_STATUSES = {"RUNNING", "IDLE", "INVALID", "STOPPED", "COMPLETED", "FAILED"}  # keras_tuner's TrialStatus
+
+
+def _check_shape(path, state):
+    """Raise bounded.Unreadable (a ValueError) when a keras-tuner state file (or nnlab's trial record) is not of the
+    shape its reader indexes."""
+    if not isinstance(state, dict):
+        raise bounded.Unreadable(f"not keras-tuner state: it holds a JSON {type(state).__name__}, not an object")
+    shape = {layout.ORACLE: ORACLE_SHAPE, layout.TRIAL_STATE: TRIAL_SHAPE}.get(path.name, {})
+    wrong = [key for key, kind in shape.items() if not isinstance(state.get(key), kind)]
+    if path.name == layout.TRIAL_STATE and not wrong and not isinstance(state["hyperparameters"].get("values"), dict):
+        wrong = ["hyperparameters.values"]
+    if wrong:
+        raise bounded.Unreadable(f"not keras-tuner state: {', '.join(wrong)} missing or of the wrong type")
+    if path.name == layout.ORACLE:
+        _check_oracle_ids(state)
+    if path.name == layout.TRIAL_STATE and state["status"] not in TRIAL_STATUSES:
+        raise bounded.Unreadable(f"not keras-tuner state: status {text.quoted(state['status'])} is none of its")
+
+
+def _check_oracle_ids(state):
+    """Every trial id oracle.json lists is a string, and every ongoing or queued one a trial that started."""
+    started = state["start_order"]
+    queued = [*state["retry_queue"], *state["ongoing_trials"].values()]
+    if not all(isinstance(trial_id, str) for trial_id in [*started, *state["end_order"], *queued]):
+        raise bounded.Unreadable("not keras-tuner state: a trial id in it is not a string")
+    unknown = [trial_id for trial_id in queued if trial_id not in started]
+    if unknown:
+        raise bounded.Unreadable(
+            f"not keras-tuner state: ongoing_trials or retry_queue names trial {text.quoted(unknown[0])}, which "
+            f"never started"
+        )
+
+
 def _read_state(path):
-    """A keras-tuner state file, within the limits nnlab reads JSON under (bounded.Unreadable otherwise)."""
+    """A keras-tuner state file (or nnlab's trial record), within the limits nnlab reads JSON under
+    (bounded.Unreadable otherwise)."""
+    if path.name == layout.TRIAL_RECORD:
+        return bounded.read_json(path)
     return bounded.read_json(path, max_bytes=limits.TUNER_JSON_MAX_BYTES)
 
 

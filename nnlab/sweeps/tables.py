@@ -7,14 +7,16 @@ can rebuild them.
 """
 
 import dataclasses
+import logging
 import math
 from pathlib import Path
 
 from nnlab import search_space
-from nnlab.results import atomic, bounded, history, layout, limits
+from nnlab.results import atomic, bounded, history, layout, limits, text
 from nnlab.results.ranking import better
 
 TUNER_DIR = layout.TUNER
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -58,11 +60,30 @@ def refresh(sweep_dir, fields, objective, direction, booleans=()):
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
     completed = [row for row in rows if row["status"] == "COMPLETED" and math.isfinite(row["best_objective"])]
+    _warn_unread(sweep_dir, [row for row in rows if row["status"] == "COMPLETED" and not row["epochs_run"]])
     best = None
     for row in completed:  # never the best of a FAILED trial
         if best is None or better(row["best_objective"], best["best_objective"], direction):
             best = row
     return Summary(rows=rows, counts=counts, best=best, first_failure=failure)
+
+
+_WARNED = set()  # (sweep directory, trial id) already named in this process: refresh runs after every trial
+
+
+def _warn_unread(sweep_dir, rows):
+    """Name each completed trial of whose history.csv no row could be read (deleted, emptied, not a regular file):
+    it cannot be the best, and that the best the sweep reports is of the others must not pass unsaid."""
+    for row in rows:
+        if (str(sweep_dir), row["trial_id"]) not in _WARNED:
+            _WARNED.add((str(sweep_dir), row["trial_id"]))
+            path = project_dir(sweep_dir) / layout.trial_dir(row["trial_id"]) / layout.TRIAL_HISTORY
+            log.warning(
+                "trial %s completed, but no epoch of it can be read from %s (missing, emptied, damaged or not a "
+                "regular file), so it is left out of the best trial",
+                text.visible(row["trial_id"]),
+                text.visible(path),
+            )
 
 
 def _trial_row(trial_id, state, epochs, record, fields, objective, direction):
@@ -71,7 +92,7 @@ def _trial_row(trial_id, state, epochs, record, fields, objective, direction):
     bests = [_best_row(rows, objective, direction) for rows in runs]
     lasts = [scored[-1][objective] for scored in (_scored(rows, objective) for rows in runs) if scored]
     complete = bool(bests) and all(best is not None for best in bests)
-    seconds = record.get("seconds") if record else sum(row.get("seconds", 0.0) for row in epochs)
+    seconds = record.get("seconds") if record else sum(_real(row.get("seconds")) or 0.0 for row in epochs)
     row = {
         "trial_id": trial_id,
         "status": state.get("status", "UNKNOWN"),
@@ -114,7 +135,9 @@ def by_execution(rows):
     """A trial's history rows split by their `execution` column (one list when there is none), in order."""
     groups = {}
     for row in rows:
-        groups.setdefault(int(row.get("execution", 0)), []).append(row)
+        execution = _real(row.get("execution", 0))
+        if execution is not None and execution.is_integer():  # a torn or hand-edited cell is no row of any
+            groups.setdefault(int(execution), []).append(row)
     return [groups[key] for key in sorted(groups)]
 
 
@@ -127,13 +150,19 @@ def mean_best(rows, objective, direction):
     if not bests or any(best is None for best in bests):
         raise ValueError(f"no epoch reported a finite {objective}")
     ignored = ("epoch", "execution", "seconds", "learning_rate")
-    keys = [key for key in bests[0] if key not in ignored and all(key in best for best in bests)]
+    keys = [key for key in bests[0] if key not in ignored and all(_real(best.get(key)) is not None for best in bests)]
     metrics = {key: sum(float(best[key]) for best in bests) / len(bests) for key in keys}
     return metrics, int(bests[0]["epoch"])
 
 
 def _scored(rows, objective):
-    return [row for row in rows if math.isfinite(row.get(objective, math.nan))]
+    return [row for row in rows if math.isfinite(_real(row.get(objective)) or math.nan)]
+
+
+def _real(value):
+    """`value` as a float when it is a real number (a history cell history.read_rows parsed), else None: a cell
+    that is text (a hand edit) is no number, whatever column it is in."""
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
 
 
 def _best_row(rows, objective, direction):
