@@ -63,6 +63,6 @@ def from_os_error(error):
         return None
     said = re.sub(r"\{\{.*?\}\}\s*", "", str(error).strip().splitlines()[0] if str(error).strip() else "")
     for code, advice in _ENVIRONMENT_ADVICE.items():
-        if os.strerror(code) in said:
+        if os.strerror(code).lower() in said.lower():  # TensorFlow writes "... is not a directory"
             return NnlabError(f"TensorFlow cannot write {said[:300]}: {advice}.")
     return None

@@ -77,3 +77,15 @@ def test_read_only_and_full_disks_give_one_paragraph(tmp_path, make_experiment):
     assert "/mnt/full/tiny/" in (out / "full.log").read_text(), "the full disk's message names the file"
     status = (out / "full-status.json").read_text()
     assert '"running"' not in status, "a run stopped by a full disk must not stay `running`"
+
+
+def test_tensorflows_own_wording_of_a_file_system_error_is_recognised():
+    """TensorFlow says '<path> is not a directory' (lower case) where the OS says 'Not a directory': a file where a
+    run's tensorboard/ folder should be is the environment paragraph, not a traceback."""
+    import tensorflow as tf
+
+    from nnlab.errors import from_os_error
+
+    error = tf.errors.FailedPreconditionError(None, None, "/r/linefit/run/tensorboard is not a directory")
+    said = str(from_os_error(error))
+    assert "tensorboard is not a directory" in said and "a part of that path is a file, not a directory" in said

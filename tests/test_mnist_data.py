@@ -2,6 +2,7 @@
 
 import gzip
 import hashlib
+import os
 import pickle
 
 import numpy as np
@@ -86,6 +87,14 @@ def test_user_file_with_wrong_content_is_an_error(isolated, monkeypatch):
     np.savez(user_file, **small_arrays())
     monkeypatch.setenv("NNLAB_MNIST_PATH", str(user_file))
     with pytest.raises(NnlabError, match="NNLAB_MNIST_PATH=.*not the standard MNIST"):
+        mnist.load_arrays()
+
+
+def test_a_user_path_that_is_a_named_pipe_is_an_error_not_a_wait(isolated, monkeypatch):
+    pipe = isolated / "mnist.npz"
+    os.mkfifo(pipe)
+    monkeypatch.setenv("NNLAB_MNIST_PATH", str(pipe))
+    with pytest.raises(NnlabError, match="mnist.npz is not a regular file, so it cannot be a MNIST .npz"):
         mnist.load_arrays()
 
 

@@ -99,7 +99,10 @@ def load_arrays():
 
 
 def read_npz(path):
-    """The four arrays of an .npz file; an empty, truncated or foreign file is an NnlabError naming it."""
+    """The four arrays of an .npz file; an empty, truncated or foreign file is an NnlabError naming it, and so is
+    anything but a regular file (a named pipe would block the read for ever)."""
+    if isinstance(path, (str, os.PathLike)) and not os.path.isfile(path):
+        raise NnlabError(f"{path} is not a regular file, so it cannot be a MNIST .npz. {HOW_TO_PROVIDE}")
     try:
         with np.load(path, allow_pickle=False) as data:
             return {key: data[key] for key in SHA256}

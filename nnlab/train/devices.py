@@ -14,8 +14,11 @@ import dataclasses
 import os
 
 from nnlab.errors import NnlabError
+from nnlab.results.text import quoted
 
 CPU_DEVICES = "NNLAB_CPU_DEVICES"
+MAX_CPU_DEVICES = 256  # logical devices to simulate several; a larger count is a typo, and its list would not fit
+DETERMINISTIC = "NNLAB_DETERMINISTIC"
 
 
 @dataclasses.dataclass
@@ -55,12 +58,27 @@ def requested_cpu_devices():
         count = int(text)
     except ValueError:
         count = 0
-    if count < 1:
+    if not 1 <= count <= MAX_CPU_DEVICES:
         raise NnlabError(
-            f"environment variable {CPU_DEVICES}={text!r} must be a whole number of logical CPU devices, at least 1 "
-            f"(e.g. {CPU_DEVICES}=2 trains with MirroredStrategy over two); unset it to train on the plain CPU."
+            f"environment variable {CPU_DEVICES}={quoted(text)} must be a whole number of logical CPU devices, from 1 "
+            f"to {MAX_CPU_DEVICES} (e.g. {CPU_DEVICES}=2 trains with MirroredStrategy over two); unset it to train on "
+            f"the plain CPU."
         )
     return count
+
+
+def requested_determinism():
+    """NNLAB_DETERMINISTIC as a bool: 1/true/yes/on or unset/0/false/no/off; anything else is refused, since a
+    mistyped value silently left op determinism off."""
+    text = os.environ.get(DETERMINISTIC, "").strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("", "0", "false", "no", "off"):
+        return False
+    raise NnlabError(
+        f"environment variable {DETERMINISTIC}={quoted(os.environ[DETERMINISTIC])} must be 1 (op determinism on, "
+        f"for GPU runs that must repeat exactly) or 0; unset it to leave it off."
+    )
 
 
 def setup(seed):
@@ -78,7 +96,7 @@ def setup(seed):
     gpus = tf.config.list_physical_devices("GPU")
     # CPU runs were bitwise reproducible without op determinism, which cost 55% per MNIST epoch here;
     # GPU kernels are not, so users who need bitwise GPU runs opt in.
-    deterministic = os.environ.get("NNLAB_DETERMINISTIC") == "1"
+    deterministic = requested_determinism()
     if deterministic:
         tf.config.experimental.enable_op_determinism()
     if strategy is None and cpu_devices is not None and cpu_devices > 1:

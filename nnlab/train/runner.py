@@ -136,6 +136,7 @@ def _setup(experiment, config, configs):
     from nnlab.train import devices  # here, so that config errors above do not pay TensorFlow's import time
 
     devices.requested_cpu_devices()
+    devices.requested_determinism()
     setup = devices.setup(config.seed)
     unseen = system_gpus.unseen_warning(len(setup.devices["gpus"]), system_gpus.listed())
     if unseen:

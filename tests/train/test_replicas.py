@@ -93,7 +93,7 @@ def test_a_batch_that_does_not_split_over_the_replicas_is_an_error(seen):
     assert not seen["odd_batch_wrote"]
 
 
-@pytest.mark.parametrize("value", ["0", "-1", "abc"])
+@pytest.mark.parametrize("value", ["0", "-1", "abc", "99999999999"])
 def test_bad_cpu_device_counts_fail_before_anything_is_written(make_experiment, results_dir, monkeypatch, value):
     make_experiment("anything", ANYTHING)
     monkeypatch.setenv("NNLAB_CPU_DEVICES", value)
@@ -111,3 +111,17 @@ def test_cpu_devices_after_tensorflow_started_say_what_started_it(make_experimen
         NnlabError, match=r"NNLAB_CPU_DEVICES=3 cannot take effect.*computing with TensorFlow at import"
     ):
         runner.run("anything", [], results_dir=results_dir, verbose=0)
+
+
+@pytest.mark.parametrize("value", ["true", "maybe"])
+def test_deterministic_takes_yes_or_no_and_refuses_the_rest(make_experiment, results_dir, monkeypatch, value):
+    from nnlab.train import devices
+
+    monkeypatch.setenv("NNLAB_DETERMINISTIC", value)
+    if value == "true":
+        assert devices.requested_determinism() is True
+        return
+    make_experiment("anything", ANYTHING)
+    with pytest.raises(NnlabError, match=r"NNLAB_DETERMINISTIC='maybe' must be 1 \(op determinism on"):
+        runner.run("anything", [], results_dir=results_dir, verbose=0)
+    assert not results_dir.exists()
