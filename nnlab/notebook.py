@@ -122,9 +122,9 @@ def load(run_dir):
 def runs(experiment, *, results_dir=None):
     """One row per run of `experiment`, newest first, as MLflow's search_runs gives them.
 
-    Columns: run_id, status, started, every config field any run overrode (each run's own value), the final
-    epoch's metrics as `final.<name>`, the test metrics as `test.<name>` (a study: its best variant's), seconds,
-    and path.
+    Columns: run_id, status, started, every config field any run overrode (each run's own value; as
+    `config.<name>` where the field is named like one of the other columns), the final epoch's metrics as
+    `final.<name>`, the test metrics as `test.<name>` (a study: its best variant's), seconds, and path.
     """
     directory = default_results_dir(results_dir) / experiment
     if not directory.is_dir():
@@ -136,7 +136,7 @@ def runs(experiment, *, results_dir=None):
     rows = []
     for record in records:
         row = {"run_id": record.run_id, "status": record.status, "started": record.started}
-        row.update({field: _cell(record.config.get(field)) for field in varied})
+        row.update({_field_column(field): _cell(record.config.get(field)) for field in varied})
         row.update({f"final.{key}": value for key, value in record.final.items() if key != "epoch"})
         row.update({f"test.{key}": value for key, value in record.test.items()})
         row["seconds"] = record.summary.get("train_seconds")
@@ -153,6 +153,14 @@ def trials(sweep_dir):
     if table is None:
         raise NnlabError(f"{path}: {'; '.join(problems)}; pass a sweep directory, results/<experiment>/sweeps/<id>.")
     return table
+
+
+OWN_COLUMNS = ("run_id", "status", "started", "seconds", "path")
+
+
+def _field_column(field):
+    """A config field's column in `runs`: its name, unless nnlab's own columns use that name (a field `status`)."""
+    return f"config.{field}" if field in OWN_COLUMNS or field.startswith(("final.", "test.", "config.")) else field
 
 
 def _is_run(path):

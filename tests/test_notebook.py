@@ -61,3 +61,17 @@ def test_reading_imports_no_tensorflow(repo_experiments, results_dir):
 def test_load_of_a_directory_that_is_not_a_run(tmp_path):
     with pytest.raises(nnlab.NnlabError, match="not a run directory"):
         nnlab.load(tmp_path)
+
+
+def test_runs_keeps_config_fields_named_like_its_own_columns(tiny_classifier, results_dir):
+    extra = """
+    @dataclasses.dataclass(frozen=True)
+    class Config(Config):
+        status: str = "fine"
+        path: str = "here"
+    """
+    tiny_classifier("named", extra)
+    result = nnlab.run("named", {"status": "zzz", "path": "qq", "epochs": 1}, results_dir=results_dir)
+    [row] = nnlab.runs("named", results_dir=results_dir).to_dict("records")
+    assert row["status"] == "done" and row["path"] == str(result.run_dir)
+    assert row["config.status"] == "zzz" and row["config.path"] == "qq"
