@@ -198,12 +198,21 @@ def check_class(config_class, where):
     _check_base_fields(config_class, hints, where)
 
 
+# Base fields nnlab also reads in other forms: a loss per output (by name or by position) and metrics per output, as
+# Keras' compile takes them for a model with several outputs.
+OTHER_FORMS = {
+    "loss": (tuple[str, ...], dict[str, str]),
+    "metrics": (dict[str, str],),
+}
+
+
 def _check_base_fields(config_class, hints, where):
     """Raise NnlabError for a field of nnlab.Config re-declared with a type nnlab's own code cannot read it as
-    (`epochs: str`): a narrower one (`optimizer: Literal["adam", "sgd"]`) is fine."""
+    (`epochs: str`): a narrower one (`optimizer: Literal["adam", "sgd"]`), or a form in OTHER_FORMS, is fine."""
     base = typing.get_type_hints(Config)
     for name, annotation in base.items():
-        if hints[name] != annotation and not field_types_lib.within(hints[name], annotation):
+        forms = (annotation, *OTHER_FORMS.get(name, ()))
+        if hints[name] != annotation and not any(field_types_lib.within(hints[name], form) for form in forms):
             raise NnlabError(
                 f"{where}: Config field '{name}' is declared {field_types_lib.spelled(hints[name])}, but it is a "
                 f"field of nnlab.Config that nnlab itself reads as {field_types_lib.spelled(annotation)}. Keep its "
