@@ -189,3 +189,13 @@ def test_a_sweep_stopped_by_a_full_disk_says_free_space_and_keeps_the_trial_unfi
     assert json.loads((sweep_dir / "sweep.json").read_text())["status"] == status.FAILED
     states = [json.loads(path.read_text())["status"] for path in sweep_dir.glob("tuner/trial_*/trial.json")]
     assert states and "FAILED" not in states, "a full disk is not the trial's failure"
+
+
+def test_runs_started_in_one_second_sort_in_the_order_they_started(tmp_path):
+    """The report, nnlab.runs and --resume read runs newest first by their ids; ids of one second used to order
+    by their random part."""
+    made = []
+    for _ in range(12):
+        made.append(rundir.create(tmp_path, "x").path.name)
+        time.sleep(0.002)
+    assert sorted(made) == made

@@ -83,7 +83,11 @@ def create(results_dir, experiment_name):
 
 
 def _new_id():
-    return f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(3)}"
+    """`20261206-063939-1f4a2c`: the start second, then its milliseconds as three hex digits (so that runs started
+    in one second still sort newest last, as the report, nnlab.runs and --resume read them), then three random ones."""
+    now = time.time()
+    milliseconds = int(now % 1 * 1000)
+    return f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}-{milliseconds:03x}{secrets.token_hex(2)[:3]}"
 
 
 def open_run(results_dir, experiment_name, record, resume=False):
