@@ -324,10 +324,9 @@ def _built(config_class, values, source):
     try:
         config = config_class(**values)
     except Exception as error:  # the class's own __post_init__ refusing the values: its verdict, not a bug
-        where = inspect.getsourcefile(config_class) or config_class.__module__
         raise NnlabError(
-            f"{where}: Config refused the values from {source}: {type(error).__name__}: {first_line(error)}. Change "
-            f"the values it names, or fix the class."
+            f"{_defined_in(config_class)}: Config refused the values from {source}: {type(error).__name__}: "
+            f"{first_line(error)}. Change the values it names, or fix the class."
         ) from None
     for key, value in given.items():
         if _json_value(value) != _json_value(getattr(config, key)):
@@ -350,11 +349,15 @@ def _checked(config):
     except NnlabError:
         raise
     except Exception as error:
-        where = inspect.getsourcefile(type(config)) or type(config).__module__
         raise NnlabError(
-            f"{where}: Config.check() refused the config: {type(error).__name__}: {first_line(error)}. "
-            f"Change the values it names, or fix the check."
+            f"{_defined_in(type(config))}: Config.check() refused the config: {type(error).__name__}: "
+            f"{first_line(error)}. Change the values it names, or fix the check."
         ) from None
+
+
+def _defined_in(config_class):
+    """The file an experiment's Config class is written in (its module's name if that is unknown)."""
+    return inspect.getsourcefile(config_class) or config_class.__module__
 
 
 def load_values(config_class, path, experiment=None):

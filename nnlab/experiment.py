@@ -351,10 +351,11 @@ def module_error(error, path):
     )
 
 
-def fails_alone(error, path):
-    """Whether `error` is the module's own code failing (any Exception, SystemExit, or a BaseException of its own
-    raised in its file): a sweep then fails that trial alone. Ctrl-C and nnlab's SIGTERM are not: they end the sweep."""
-    return isinstance(error, Exception) or module_error(error, path) is not None
+def module_failure(error, path):
+    """What a sweep trial fails with when its code raised `error`: the error itself for any Exception, the NnlabError
+    for a SystemExit or a BaseException of the module's own (`module_error`); None for Ctrl-C and nnlab's SIGTERM,
+    which end the sweep instead."""
+    return error if isinstance(error, Exception) else module_error(error, path)
 
 
 def exit_error(error, path):

@@ -12,14 +12,13 @@ exception: loading a Keras model needs Keras.
 
 import dataclasses
 import os
-import stat
 from pathlib import Path
 
 import pandas as pd
 
 from nnlab.errors import NnlabError
 from nnlab.report import read
-from nnlab.results import layout, paths
+from nnlab.results import bounded, layout, paths
 
 ZIP_SIGNATURE = b"PK\x03\x04"  # every .keras file is a zip archive
 
@@ -69,23 +68,21 @@ def _check_model_file(path, status):
     0-byte file a kill while saving leaves "File not found"; each gets its own message here instead.
     """
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+        with bounded.open_regular(path) as stream:
+            size, start = os.fstat(stream.fileno()).st_size, stream.read(len(ZIP_SIGNATURE))
     except FileNotFoundError:
         raise NnlabError(
             f"{path} does not exist; the run's status is {status!r} (a model is saved when done)."
         ) from None
+    except bounded.Unreadable:
+        raise NnlabError(
+            f"{path} is not a regular file (a directory, named pipe or device), so it holds no model."
+        ) from None
     except OSError as error:
         raise NnlabError(f"{path} cannot be read ({error.strerror}).") from None
-    try:
-        info = os.fstat(descriptor)
-        start = os.read(descriptor, len(ZIP_SIGNATURE)) if stat.S_ISREG(info.st_mode) else None
-    finally:
-        os.close(descriptor)
-    if start is None:
-        raise NnlabError(f"{path} is not a regular file (a directory, named pipe or device), so it holds no model.")
     if start != ZIP_SIGNATURE:
         raise NnlabError(
-            f"{path} is not a saved Keras model ({info.st_size} bytes that are not a .keras zip archive; a run "
+            f"{path} is not a saved Keras model ({size} bytes that are not a .keras zip archive; a run "
             f"killed while saving leaves an empty one). The run's status is {status!r}: re-run it, or continue it "
             f"with --resume if it did not finish."
         )

@@ -33,11 +33,8 @@ class TooLarge(OverLimit):
 
 
 def read_bytes(path, max_bytes):
-    """The bytes of `path`, a regular file of at most `max_bytes`; raises Unreadable otherwise (OSError as is).
-
-    Opened non-blocking, so a FIFO does not wait for a writer; checked with fstat on the open descriptor, so a
-    file swapped in between the check and the read is the one checked.
-    """
+    """The bytes of `path`, a regular file of at most `max_bytes` (`open_regular`); raises Unreadable otherwise
+    (OSError as is)."""
     return read_file(path, max_bytes)[0]
 
 
@@ -50,14 +47,9 @@ def read_file(path, max_bytes, *, dir_fd=None, follow_symlinks=True):
     Raises:
       Unreadable: not a regular file; TooLarge (an Unreadable): more than `max_bytes`. OSError as is.
     """
-    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
-    if not follow_symlinks:
-        flags |= os.O_NOFOLLOW
-    descriptor = os.open(path, flags, dir_fd=dir_fd)
-    try:
+    with open_regular(path, dir_fd=dir_fd, follow_symlinks=follow_symlinks) as stream:
+        descriptor = stream.fileno()
         info = os.fstat(descriptor)
-        if not stat.S_ISREG(info.st_mode):
-            raise Unreadable(f"{path} is not a regular file")
         if info.st_size > max_bytes:
             raise TooLarge(f"{path} holds {info.st_size} bytes, more than the {max_bytes} nnlab reads", info.st_size)
         chunks, size = [], 0
@@ -70,8 +62,25 @@ def read_file(path, max_bytes, *, dir_fd=None, follow_symlinks=True):
             if size > max_bytes:  # grew while being read
                 raise TooLarge(f"{path} holds more than the {max_bytes} bytes nnlab reads", size)
         return b"".join(chunks), info
-    finally:
+
+
+def open_regular(path, *, dir_fd=None, follow_symlinks=True):
+    """`path` opened to read bytes, if it is a regular file; raises Unreadable otherwise (OSError as is).
+
+    Opened non-blocking, so a FIFO does not wait for a writer; checked with fstat on the open descriptor, so a
+    file swapped in between the check and the read is the one checked.
+    """
+    flags = os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    if not follow_symlinks:
+        flags |= os.O_NOFOLLOW
+    descriptor = os.open(path, flags, dir_fd=dir_fd)
+    try:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise Unreadable(f"{path} is not a regular file")
+    except BaseException:
         os.close(descriptor)
+        raise
+    return open(descriptor, "rb")
 
 
 def read_text(path, max_bytes):

@@ -9,8 +9,6 @@ run that was never interrupted (tests/test_resume.py).
 
 import contextlib
 import json
-import os
-import stat
 import zipfile
 
 import numpy as np
@@ -106,12 +104,10 @@ def read_arrays(path):
 
 @contextlib.contextmanager
 def _load(path):
-    """np.load of a regular file holding an .npz archive, else bounded.Unreadable (a ValueError): opened
-    non-blocking and checked first, so that a named pipe in the run directory is an unreadable checkpoint rather
+    """np.load of a regular file holding an .npz archive, else bounded.Unreadable (a ValueError): opened by
+    bounded.open_regular, so that a named pipe in the run directory is an unreadable checkpoint rather
     than a resume that waits for ever, and a lone .npy array is not mistaken for one."""
-    with open(os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)), "rb") as stream:
-        if not stat.S_ISREG(os.fstat(stream.fileno()).st_mode):
-            raise bounded.Unreadable(f"{path} is not a regular file")
+    with bounded.open_regular(path) as stream:
         stored = np.load(stream, allow_pickle=False)
         if not isinstance(stored, np.lib.npyio.NpzFile):
             raise bounded.Unreadable(f"{path} is not an .npz archive")

@@ -31,7 +31,7 @@ from keras_tuner.errors import FatalError
 
 from nnlab import config as config_lib
 from nnlab.errors import NnlabError, first_line, from_os_error
-from nnlab.experiment import fails_alone
+from nnlab.experiment import module_failure
 from nnlab.results import atomic, checkpoint, layout
 from nnlab.results.history import HistoryFile, read_rows
 from nnlab.sweeps import tables
@@ -123,7 +123,7 @@ class GroupedSweepTuner(SweepTuner):
         try:
             slots = self._slots(key, chosen[0])
         except BaseException as error:  # its model cannot be built (module code raised or exited): it fails alone
-            if not fails_alone(error, self.sweep.experiment.path):
+            if module_failure(error, self.sweep.experiment.path) is None:
                 raise
             self._train_alone(chosen[0])
             return
@@ -171,7 +171,7 @@ class GroupedSweepTuner(SweepTuner):
         try:
             return policy.group_key(self._config(trial))
         except BaseException as error:
-            if not fails_alone(error, self.sweep.experiment.path):
+            if module_failure(error, self.sweep.experiment.path) is None:
                 raise
             return None
 

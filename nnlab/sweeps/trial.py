@@ -28,7 +28,7 @@ from keras_tuner.src.engine import trial as trial_module
 
 from nnlab import config as config_lib
 from nnlab.errors import NnlabError, first_line, from_os_error
-from nnlab.experiment import module_error
+from nnlab.experiment import module_failure
 from nnlab.results import atomic, bounded, checkpoint, layout
 from nnlab.results.history import HistoryFile, read_rows, to_csv
 from nnlab.sweeps import tables
@@ -105,7 +105,7 @@ class SweepTuner(base_tuner.BaseTuner):
         except FatalError:
             raise
         except BaseException as error:
-            failure = error if isinstance(error, Exception) else module_error(error, self.sweep.experiment.path)
+            failure = module_failure(error, self.sweep.experiment.path)
             if failure is None:  # Ctrl-C, SIGTERM: the sweep stops, the trial stays unfinished
                 raise
             trial.message = traceback.format_exc()  # trial.json keeps it, as keras-tuner does

@@ -20,7 +20,7 @@ import numpy as np
 import tensorflow as tf
 
 from nnlab.errors import NnlabError
-from nnlab.experiment import fails_alone
+from nnlab.experiment import module_failure
 from nnlab.results import checkpoint
 from nnlab.train import batches, loop, modeling
 from nnlab.train import controls as controls_lib
@@ -104,7 +104,7 @@ class TrainingGroup:
             try:
                 model = modeling.prepare(self.experiment, member.config, self.splits, self.setup)
             except BaseException as error:  # module code that raised or exited: the member fails alone
-                if not fails_alone(error, self.experiment.path):
+                if module_failure(error, self.experiment.path) is None:
                     raise
                 left_out.append(member)
                 continue
