@@ -37,6 +37,19 @@ def say(line, stream=None):
         pass
 
 
+said = set()  # the keys of `say_once` lines already printed by this process
+
+
+def say_once(key, line):
+    """`say(line)` the first time this process meets `key`, nothing after; True if it was said. A sweep or a study
+    builds a model per trial, and a warning about the module is worth one line, not one per trial."""
+    if key in said:
+        return False
+    said.add(key)
+    say(line)
+    return True
+
+
 def is_terminal(stream):
     """Whether `stream` is a terminal; False for None (a library caller's closed descriptor) or a closed stream."""
     try:

@@ -13,16 +13,14 @@ traced (a Python number, a constant), it runs eagerly after every epoch, and the
 so history.csv is the same.
 """
 
-import sys
-
 import numpy as np
 import tensorflow as tf
 
 from nnlab.errors import NnlabError, first_line
+from nnlab.results import console
 
 RESERVED = ("epoch", "loss", "seconds", "learning_rate", "trial_id", "execution")
 FORBIDDEN_CHARACTERS = {",": "a comma", '"': "a quote", "'": "a quote", "\n": "a line break", "\r": "a line break"}
-_announced = set()  # modules whose track already got its one line in this process (a sweep runs many trials)
 
 
 def check_names(keys, taken, where, hook):
@@ -104,12 +102,11 @@ class Track:
             outputs = self.eager_values(epoch=None)
         self.keys = list(outputs)
         check_names(self.keys, taken, self.where, "track(model)")
-        if reason is not None and self.where not in _announced:  # said once its keys are known to be fine
-            _announced.add(self.where)
-            print(
+        if reason is not None:  # said once its keys are known to be fine
+            console.say_once(
+                ("eager track", self.where),
                 f"nnlab: {self.where}: track(model) cannot run inside the compiled loop ({reason}); nnlab calls it "
                 f"after every epoch instead and compiles one epoch per call.",
-                file=sys.stderr,
             )
         return self.keys
 

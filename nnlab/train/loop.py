@@ -27,7 +27,6 @@ dict of scalars that includes "loss"). Everything around it is the same for both
 """
 
 import math
-import sys
 import time
 
 import keras
@@ -35,7 +34,7 @@ import numpy as np
 import tensorflow as tf
 
 from nnlab.errors import NnlabError, first_line
-from nnlab.results import checkpoint
+from nnlab.results import checkpoint, console
 from nnlab.train import batches, class_weights, columns, modeling, startup, step_errors
 from nnlab.train.controls import NoControls
 from nnlab.train.progress import Progress, TensorBoardLog
@@ -53,7 +52,6 @@ MAX_CHUNK = 1000  # epochs per call at most; bounds the per-epoch result buffers
 WORKER_CHUNK_STEPS = 1000
 EVALUATION_CHUNK = 8192  # examples per test_step call when validating or testing; bounds the activations' memory
 EXPLOSION = 10.0  # an epoch's loss above this many times the first epoch's counts as diverged
-_warned = set()  # modules already warned about in this process
 
 
 def train(job, controls=None):
@@ -211,15 +209,14 @@ class EpochLoop:
             if not self.optimizer.built:  # variables cannot be created inside the compiled loop
                 self.optimizer.build(self.model.trainable_variables)
             evaluates = build_metrics(self.model, self.x, self.y)
-        if not evaluates and self.where not in _warned:
-            _warned.add(self.where)  # once per module: a sweep or study builds a model per trial
-            print(
+        if not evaluates:
+            console.say_once(
+                ("test_step updates no metric", self.where),
                 f"nnlab: warning: {self.where}: the model's test_step updates none of the metrics it reports "
                 f"({', '.join(metric.name for metric in self.model.metrics) or 'none'}), so its val_ and test "
                 f"numbers read 0, as they do in Keras' fit. A model that reports its own trackers (overriding "
                 f"`metrics`) must update them in a test_step of its own too (Keras' guide \"Customizing what "
                 f'happens in fit", "Providing your own evaluation step").',
-                file=sys.stderr,
             )
         # history.csv's columns as fit wrote them: Keras' metrics by name; a hand-written step's loss first.
         names = list(self.model.get_metrics_result())
@@ -286,15 +283,14 @@ class EpochLoop:
             for name, value in vars(self.module).items()
             if isinstance(value, keras.optimizers.Optimizer) and value is not self.optimizer and _steps(value)
         ]
-        if not own or (self.where, "optimizer") in _warned:
+        if not own:
             return
-        _warned.add((self.where, "optimizer"))
-        print(
+        console.say_once(
+            ("own optimizer", self.where),
             f"nnlab: warning: {self.where}: train_step stepped the module's own optimizer {own[0]}, not the one "
             f"nnlab handed it, so config's optimizer, learning_rate and lr_schedule do not apply, the learning_rate "
             f"column is not the rate that trained, and --resume cannot restore {own[0]}'s state. Call "
             f"apply_gradients on train_step's `optimizer` argument instead.",
-            file=sys.stderr,
         )
 
     def columns(self):

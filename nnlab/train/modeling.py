@@ -1,13 +1,13 @@
 """Build and compile an experiment's model, and check it against the data before any training."""
 
 import inspect
-import sys
 
 import keras
 import numpy as np
 
 from nnlab import structures
 from nnlab.errors import NnlabError, first_line
+from nnlab.results import console
 from nnlab.train import class_weights, figures, fused_adam, precision
 from nnlab.train.shape_guard import check_fits_data, check_label_shape, forward  # noqa: F401 (check_*: old home)
 
@@ -45,14 +45,11 @@ def build(experiment, config, train=None):
     return model
 
 
-_warned_compile = set()
-
-
 def _warn_own_compile(model, config, where):
     """One warning line when build_model compiled the model with another loss, optimizer or learning rate than the
     config's (a keras-tuner build(hp) ported as it was): nnlab compiles every model from Config, so those settings
     would be replaced in silence."""
-    if not getattr(model, "compiled", False) or where in _warned_compile:
+    if not getattr(model, "compiled", False):
         return
     differences = []
     theirs, ours = _loss_identity(model.loss), _loss_identity(config.loss)
@@ -67,12 +64,11 @@ def _warn_own_compile(model, config, where):
         if isinstance(rate, keras.Variable) and not np.isclose(float(rate.numpy()), config.learning_rate, rtol=1e-6):
             differences.append(f"learning rate {float(rate.numpy()):g} becomes {config.learning_rate:g}")
     if differences:
-        _warned_compile.add(where)
-        print(
+        console.say_once(
+            ("compiled", where),
             f"nnlab: warning: {where}: build_model returned a compiled model, and nnlab compiles every model from "
             f"Config: {'; '.join(differences)}. Set those fields in Config (or let build_model return the model "
             f"uncompiled) so that Config says what trains.",
-            file=sys.stderr,
         )
 
 

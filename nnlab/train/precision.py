@@ -15,12 +15,11 @@ mixed_bfloat16 has float32's range, needs no scaling and works unchanged.
 """
 
 import contextlib
-import sys
 
 from nnlab.errors import NnlabError
+from nnlab.results import console
 
 MIXED = ("mixed_float16", "mixed_bfloat16")
-_warned = set()  # warnings already printed by this process (a sweep runs many trials)
 
 
 def resolve(requested):
@@ -55,17 +54,16 @@ def policy(config, experiment):
     import keras
 
     name = check(experiment, config)
-    if name == "mixed_float16" and not _gpus() and name not in _warned:
-        _warned.add(name)
-        print(
+    if name == "mixed_float16" and not _gpus():
+        console.say_once(
+            ("float16 on a CPU",),
             "nnlab: warning: precision=mixed_float16 on a CPU: float16 math is emulated there and will be slow; "
             "use float32 or mixed_bfloat16 on a CPU.",
-            file=sys.stderr,
         )
     previous = keras.mixed_precision.global_policy()
-    if previous.name not in ("float32", name) and (experiment.path, previous.name) not in _warned:
-        _warned.add((experiment.path, previous.name))  # the module set it (at import): nnlab's policy replaces it
-        print(
+    if previous.name not in ("float32", name):  # the module set it (at import): nnlab's policy replaces it
+        console.say_once(
+            ("global policy", experiment.path, previous.name),
             f"nnlab: warning: {experiment.path}: Keras' global dtype policy is {previous.name} (set outside nnlab, "
             f"e.g. by the module at import), but nnlab builds the model under Config's precision, {name}; "
             + (
@@ -73,7 +71,6 @@ def policy(config, experiment):
                 if previous.name in MIXED
                 else f"Config's precision takes {', '.join(MIXED)}, float32 or auto."
             ),
-            file=sys.stderr,
         )
     keras.mixed_precision.set_global_policy(name)
     try:

@@ -7,7 +7,6 @@ error. The rule differs for Keras' own losses, which reconcile a trailing axis o
 train_step, which gets no such help (`check_label_shape`). README's "Shape guard" section states the same rule.
 """
 
-import sys
 import warnings
 
 import keras
@@ -16,8 +15,7 @@ import numpy as np
 from nnlab import data as data_lib
 from nnlab import structures
 from nnlab.errors import NnlabError, first_line
-
-_warned = set()  # modules already warned about in this process (a sweep builds a model per trial)
+from nnlab.results import console
 
 
 def forward(model, x, source, where):
@@ -45,9 +43,9 @@ def check_fits_data(model, splits, config, where, custom_step=False, outputs=Non
     """
     if outputs is None:
         outputs = forward(model, structures.take(splits.train[0], slice(None, 2)), splits.source, where)
-    if not model.trainable_weights and where not in _warned:
-        _warned.add(where)
-        print(f"nnlab: warning: {where}: {_no_weights(model)}", file=sys.stderr)
+    if not model.trainable_weights and console.say_once(
+        ("no weights", where), f"nnlab: warning: {where}: {_no_weights(model)}"
+    ):
         # Keras' train_step says the same in a warning of its own, with a source line: once is enough
         warnings.filterwarnings("ignore", message="The model does not have any trainable weights", category=UserWarning)
     labels = splits.train[1]
@@ -134,15 +132,13 @@ def check_probabilities(output, loss, where, custom_step, name=""):
     seen = f"the model's outputs{of} on two training examples range over [{values.min():.3g}, {values.max():.3g}]"
     last = "activation='sigmoid'" if "binary" in loss else "activation='softmax'"
     if custom_step:
-        if (where, name) not in _warned:
-            _warned.add((where, name))
-            print(
-                f"nnlab: warning: {where}: {seen}, so they are not probabilities, but val_loss and the test loss "
-                f"use loss={loss}, which reads them as probabilities; your train_step's own loss is not affected. "
-                f"For comparable numbers end the model with {last} (and take probabilities in train_step), or set "
-                f"loss to a metric of your outputs.",
-                file=sys.stderr,
-            )
+        console.say_once(
+            ("not probabilities", where, name),
+            f"nnlab: warning: {where}: {seen}, so they are not probabilities, but val_loss and the test loss "
+            f"use loss={loss}, which reads them as probabilities; your train_step's own loss is not affected. "
+            f"For comparable numbers end the model with {last} (and take probabilities in train_step), or set "
+            f"loss to a metric of your outputs.",
+        )
         return
     raise NnlabError(
         f"{where}: {seen}, so they are not probabilities, but loss={loss} reads them as probabilities and would "

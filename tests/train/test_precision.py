@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 import nnlab
+from nnlab.results import console
 from nnlab.train import precision
 
 HANDWRITTEN = """
@@ -59,7 +60,7 @@ def test_mnist_smoke_epoch_in_mixed_bfloat16(repo_experiments, results_dir):
 
 def test_mixed_float16_on_a_cpu_runs_with_one_warning_line(make_experiment, results_dir, capsys):
     make_experiment("fit", HANDWRITTEN.replace("def train_step", "def unused_step"))
-    precision._warned.clear()
+    console.said.clear()
     for _ in range(2):
         nnlab.run("fit", {"precision": "mixed_float16"}, results_dir=results_dir)
     warnings = [line for line in capsys.readouterr().err.splitlines() if "warning" in line]

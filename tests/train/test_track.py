@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from nnlab import NnlabError, cli
+from nnlab.results import console
 from nnlab.train import columns, loop, runner
 from tests.test_bring_your_own import SUBCLASSED_LINE
 
@@ -47,7 +48,7 @@ def test_every_form_of_track_gives_the_same_history(make_experiment, results_dir
     tables = {}
     for name, track in TRACKS.items():
         module(make_experiment, track)
-        columns._announced.clear()
+        console.said.clear()
         result = runner.run("basics", OVERRIDES, results_dir=results_dir, verbose=0)
         tables[name] = pd.read_csv(result.run_dir / "history.csv").drop(columns="seconds")
         said = [line for line in capsys.readouterr().err.splitlines() if line.startswith("nnlab:")]
